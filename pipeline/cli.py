@@ -1,0 +1,336 @@
+"""`flamenco-pipeline`: the same pipeline from a terminal or a CI job.
+
+Dagger-backed commands (build, test, check, ci, publish) open a session with
+`dagger.connection()` (the SDK fetches the matching Dagger CLI itself) and call
+the module's own functions. `plan` and `render` need no engine; `docker build`
+drives the plain-Docker lane. Heavy imports happen inside commands so that
+`--help` stays fast.
+
+Exit codes: 0 success, 1 the build or its tests failed, 2 bad settings or usage,
+3 no engine could be reached.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import sys
+from pathlib import Path
+
+import click
+
+EXIT_FAILED, EXIT_USAGE, EXIT_ENGINE = 1, 2, 3
+
+# Settings exposed as flags; names, types and help come from pipeline.settings.
+SETTING_FLAGS = (
+    ("source", click.Path(file_okay=False, path_type=Path), "Local Flamenco checkout (default: upstream git)."),
+    ("git_url", str, "Git URL used when no --source is given."),
+    ("git_ref", str, "Tag, branch or commit of --git-url."),
+    ("go_version", str, "Go version (default: from go.mod)."),
+    ("go_image", str, "Go builder image."),
+    ("node_image", str, "Node image."),
+    ("python_image", str, "Python image for the add-on."),
+    ("runtime_image", str, "Runtime base image."),
+    ("goproxy", str, "GOPROXY (default: the Go toolchain's own)."),
+    ("gosumdb", str, "GOSUMDB (default: the Go toolchain's own)."),
+    ("goprivate", str, "GOPRIVATE globs."),
+    ("gonosumdb", str, "GONOSUMDB globs."),
+    ("gonoproxy", str, "GONOPROXY globs."),
+    ("goflags", str, "GOFLAGS (default -mod=readonly)."),
+    ("ca_cert", click.Path(path_type=Path), "Extra PEM CA bundle to trust."),
+    ("version", str, "Version to stamp (default: Makefile VERSION)."),
+    ("git_hash", str, "Git hash to stamp (default: .git, then CI env)."),
+    ("release_cycle", str, "alpha|beta|rc|release (default: Makefile)."),
+    ("platforms", str, "Comma-separated target platforms."),
+    ("registry", str, "Registry namespace for publish."),
+    ("tag", str, "Image tag (default: the version)."),
+    ("step_timeout", int, "Seconds any one step may take."),
+)
+
+
+def setting_options(fn):
+    """Add one option per setting; values land in kwargs['settings_overrides']."""
+    for name, typ, help_ in reversed(SETTING_FLAGS):
+        fn = click.option(f"--{name.replace('_', '-')}", name, type=typ, default=None, help=help_)(fn)
+    fn = click.option(
+        "--allow-unsafe-go-modules", is_flag=True, default=None,
+        help="Allow GOPROXY=direct/off, GOSUMDB=off or GOPRIVATE=*.",
+    )(fn)
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        names = [n for n, _, _ in SETTING_FLAGS] + ["allow_unsafe_go_modules"]
+        overrides = {n: kwargs.pop(n) for n in names}
+        return fn(*args, settings_overrides=overrides, **kwargs)
+
+    return wrapper
+
+
+def fail(message: str, code: int = EXIT_USAGE) -> None:
+    click.echo(f"flamenco-pipeline: error: {message}", err=True)
+    sys.exit(code)
+
+
+def load(overrides: dict):
+    """Validated settings, or a one-line error and exit 2 (before any engine starts)."""
+    from pipeline.settings import SettingsError, load_settings
+
+    try:
+        return load_settings(**overrides)
+    except SettingsError as e:
+        fail(str(e))
+
+
+def local_facts(settings):
+    """Go version and stamp for a local source (host-side, no engine)."""
+    from pipeline.source_facts import StampError, local_stamp, parse_go_mod
+
+    try:
+        stamp = local_stamp(
+            settings.source, version=settings.version, git_hash=settings.git_hash,
+            release_cycle=settings.release_cycle,
+        )
+        gover = settings.go_version or parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
+    except (StampError, ValueError) as e:
+        fail(str(e))
+    return gover, stamp
+
+
+def check_export_dir(path: Path) -> Path:
+    path = path.resolve()
+    probe = path if path.exists() else path.parent
+    while not probe.exists():
+        probe = probe.parent
+    import os
+
+    if (path.exists() and not path.is_dir()) or not os.access(probe, os.W_OK):
+        fail(f"invalid option --export={str(path)!r}: not a writable directory; pick a directory you can write to")
+    return path
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.version_option(package_name="flamenco-pipeline")
+def main() -> None:
+    """Build, test and package Flamenco (manager + worker images) as cached stages.
+
+    \b
+    Stages: base -> deps -> build-tools -> app, then test/check and the runtime images.
+    Engine-free:   plan, render dockerfile
+    Dagger engine: build, test, check, ci, publish   (the SDK fetches the Dagger CLI)
+    Plain Docker:  docker build
+    Settings come from flags, FLAMENCO_PIPELINE_* env vars and .env (see README).
+    """
+
+
+# --- engine-free -----------------------------------------------------------------
+@main.command()
+@setting_options
+@click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
+def plan(settings_overrides: dict, as_json: bool) -> None:
+    """Print the stage plan (no engine needed)."""
+    from pipeline.plan import render_text, resolved_plan
+    from pipeline.source_facts import parse_go_mod
+
+    settings = load(settings_overrides)
+    gover = settings.go_version
+    if gover is None and settings.source is not None:
+        gover = parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
+    p = resolved_plan(settings, gover or "<from go.mod>")
+    click.echo(json.dumps(p.as_dict(), indent=2) if as_json else render_text(p))
+
+
+@main.group()
+def render() -> None:
+    """Render files that are generated from the stage spec."""
+
+
+@render.command("dockerfile")
+@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where to write Dockerfile.dev (default: this repository's root).")
+@click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the render.")
+def render_dockerfile(output_dir: Path | None, check: bool) -> None:
+    """Write Dockerfile.dev and Dockerfile.dev.dockerignore from the spec."""
+    from pipeline.docker_lane import REPO_ROOT
+    from pipeline.render_dockerfile import FILES
+
+    out = output_dir or REPO_ROOT
+    stale = []
+    for name, fn in FILES.items():
+        path = out / name
+        text = fn()
+        if check:
+            if not path.exists() or path.read_text() != text:
+                stale.append(name)
+        else:
+            path.write_text(text)
+            click.echo(f"wrote {path}")
+    if stale:
+        fail(f"{', '.join(stale)} differ from the spec; run `flamenco-pipeline render dockerfile`", EXIT_FAILED)
+
+
+# --- Dagger-backed ----------------------------------------------------------------
+def with_pipeline(settings, action):
+    """Open a Dagger session, create the module object from settings, run `action`."""
+    import anyio
+
+    async def go():
+        import dagger
+        from dagger import dag
+
+        from pipeline.main import FlamencoPipeline
+
+        kwargs = dict(settings.model_dump(exclude={"source", "ca_cert"}))
+        if settings.source is not None:
+            gover, stamp = local_facts(settings)
+            kwargs |= {"go_version": gover, "version": stamp.version, "git_hash": stamp.git_hash,
+                       "release_cycle": stamp.release_cycle}
+        async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+            source = dag.host().directory(str(settings.source)) if settings.source else None
+            ca = dag.host().file(str(settings.ca_cert)) if settings.ca_cert else None
+            pipe = await FlamencoPipeline.create(source=source, ca_cert=ca, **kwargs)
+            return await action(pipe)
+
+    try:
+        return anyio.run(go)
+    except Exception as e:  # noqa: BLE001 - turn engine/provisioning errors into one line
+        name = type(e).__name__
+        if "Provision" in name or "Connection" in name or "Download" in name:
+            fail(f"could not start or reach a Dagger engine ({e}); it needs a container runtime such as Docker", EXIT_ENGINE)
+        if name in ("ExecError", "QueryError"):
+            fail(str(e).splitlines()[0] if str(e) else name, EXIT_FAILED)
+        raise
+
+
+@main.command()
+@setting_options
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
+              help="Directory to export dist/ (images, bin, reports, build-report.json) to.")
+def build(settings_overrides: dict, export: Path) -> None:
+    """Build both images and binaries, run the tests, export everything."""
+    settings = load(settings_overrides)
+    export = check_export_dir(export)
+
+    async def action(pipe):
+        return await (await pipe.build()).export(str(export))
+
+    with_pipeline(settings, action)
+    click.echo(f"exported to {export}")
+
+
+@main.command()
+@setting_options
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+def test(settings_overrides: dict, export: Path) -> None:
+    """Run go test; export the reports; exit 1 if a test failed."""
+    settings = load(settings_overrides)
+    export = check_export_dir(export)
+
+    async def action(pipe):
+        result = await pipe.test()
+        await result.reports.export(str(export))
+        return result.exit_code
+
+    code = with_pipeline(settings, action)
+    click.echo(f"reports in {export}; go test exit code {code}")
+    sys.exit(EXIT_FAILED if code else 0)
+
+
+@main.command()
+@setting_options
+def check(settings_overrides: dict) -> None:
+    """go vet, gofmt and staticcheck."""
+    settings = load(settings_overrides)
+
+    async def action(pipe):
+        return await pipe.check().stdout()
+
+    click.echo(with_pipeline(settings, action))
+
+
+@main.command()
+@setting_options
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+def ci(settings_overrides: dict, export: Path) -> None:
+    """test + check + build concurrently; export all artifacts; exit 1 on any failure."""
+    settings = load(settings_overrides)
+    export = check_export_dir(export)
+
+    async def action(pipe):
+        result = await pipe.ci()
+        await result.dist.export(str(export))
+        return result.exit_code, result.summary
+
+    code, summary = with_pipeline(settings, action)
+    click.echo(summary)
+    sys.exit(EXIT_FAILED if code else 0)
+
+
+@main.command()
+@setting_options
+@click.option("--username", required=True, help="Registry user name.")
+@click.option("--password-env", default="REGISTRY_PASSWORD", show_default=True,
+              help="Name of the env var holding the registry password (never passed on the command line).")
+def publish(settings_overrides: dict, username: str, password_env: str) -> None:
+    """Push both images (all platforms, one manifest each) to --registry."""
+    import os
+
+    settings = load(settings_overrides)
+    if not settings.registry:
+        fail("invalid setting registry=None: publish needs --registry registry.example/team")
+    if not os.environ.get(password_env):
+        fail(f"invalid option --password-env={password_env}: the variable is empty; export it first")
+
+    async def action(pipe):
+        from dagger import dag
+
+        secret = dag.set_secret("registry-password", os.environ[password_env])
+        return await pipe.publish(password=secret, username=username)
+
+    click.echo(with_pipeline(settings, action))
+
+
+# --- plain Docker lane ----------------------------------------------------------------
+@main.group()
+def docker() -> None:
+    """The same stages through Dockerfile.dev and a local Docker engine."""
+
+
+@docker.command("build")
+@setting_options
+@click.option("--target", "targets", multiple=True, default=("manager", "worker", "reports"), show_default=True,
+              help="Dockerfile.dev targets to build (repeatable).")
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
+              help="Directory for reports/ and binaries/ exports and the BuildKit logs.")
+def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path) -> None:
+    """Build Dockerfile.dev targets with BuildKit; images are tagged from the settings."""
+    from pipeline.docker_lane import DockerBuild, build_args
+    from pipeline.spec import EXPORTS
+
+    settings = load(settings_overrides)
+    if settings.source is None:
+        fail("invalid setting source=None: the Docker lane builds a local checkout; pass --source DIR")
+    export = check_export_dir(export)
+    gover, stamp = local_facts(settings)
+    args = build_args(settings, stamp, gover)
+    code = 0
+    for target in targets:
+        b = DockerBuild(
+            context=settings.source, target=target, args=args, ca_cert=settings.ca_cert,
+            tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
+            output=export / target if target in EXPORTS else None,
+        )
+        proc = b.run(log_path=export / "logs" / f"{target}.log")
+        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+        click.echo(f"{target}: {status}" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
+        if proc.returncode:
+            click.echo("\n".join(proc.stderr.splitlines()[-15:]), err=True)
+            code = EXIT_FAILED
+    reports = export / "reports" / "exit-code"
+    if code == 0 and reports.exists() and reports.read_text().strip() != "0":
+        click.echo(f"go test failed (exit {reports.read_text().strip()}); reports in {export / 'reports'}", err=True)
+        code = EXIT_FAILED
+    sys.exit(code)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,164 @@
+"""Turns the stage spec (:mod:`pipeline.spec`) into lazy Dagger containers.
+
+One generic translation, no per-stage code: what a stage does lives in the spec,
+so the Dagger lane and `Dockerfile.dev` cannot drift apart. Every method returns
+lazy objects; nothing here talks to the engine.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import dagger
+from dagger import dag
+
+from pipeline import spec
+
+_SHARING = {
+    "shared": dagger.CacheSharingMode.SHARED,
+    "locked": dagger.CacheSharingMode.LOCKED,
+    "private": dagger.CacheSharingMode.PRIVATE,
+}
+
+
+def platform_env(platform: str) -> dict[str, str]:
+    """What BuildKit gives a Dockerfile as TARGETOS/TARGETARCH, for one platform."""
+    os_, arch = platform.split("/")[:2]
+    return {"TARGETPLATFORM": platform, "TARGETOS": os_, "TARGETARCH": arch}
+
+
+# --- small reusable steps, applied with Container.with_(...) -----------------
+def with_env(env: dict[str, str]):
+    def step(ctr: dagger.Container) -> dagger.Container:
+        for k, v in env.items():
+            ctr = ctr.with_env_variable(k, v)
+        return ctr
+
+    return step
+
+
+def with_caches(caches: tuple[spec.Cache, ...], toolchains: dict[str, str], build_platform: str):
+    def step(ctr: dagger.Container) -> dagger.Container:
+        for c in caches:
+            ctr = ctr.with_mounted_cache(
+                c.path, dag.cache_volume(c.volume_id(toolchains, build_platform)), sharing=_SHARING[c.sharing]
+            )
+        return ctr
+
+    return step
+
+
+def without_caches(caches: tuple[spec.Cache, ...]):
+    def step(ctr: dagger.Container) -> dagger.Container:
+        for c in caches:
+            ctr = ctr.without_mount(c.path)
+        return ctr
+
+    return step
+
+
+def with_extra_ca(ca: dagger.File | None):
+    """Mount the extra CA bundle for one step; it never lands in a layer."""
+
+    def step(ctr: dagger.Container) -> dagger.Container:
+        return ctr if ca is None else ctr.with_mounted_file(spec.CA_SECRET_PATH, ca)
+
+    return step
+
+
+def without_extra_ca(ca: dagger.File | None):
+    def step(ctr: dagger.Container) -> dagger.Container:
+        return ctr if ca is None else ctr.without_mount(spec.CA_SECRET_PATH)
+
+    return step
+
+
+def with_run(run: spec.Run, *, ca: dagger.File | None, toolchains: dict[str, str], build_platform: str):
+    """One spec Run step: caches and CA mounted for the step only, then `sh -c`."""
+
+    def step(ctr: dagger.Container) -> dagger.Container:
+        ctr = ctr.with_(with_caches(run.caches, toolchains, build_platform))
+        if run.network:
+            ctr = ctr.with_(with_extra_ca(ca))
+        ctr = ctr.with_exec(
+            ["sh", "-c", spec.step_script(run)],
+            expect=dagger.ReturnType.ANY if run.keep_going else dagger.ReturnType.SUCCESS,
+        )
+        if run.network:
+            ctr = ctr.with_(without_extra_ca(ca))
+        return ctr.with_(without_caches(run.caches))
+
+    return step
+
+
+@dataclass
+class StageGraph:
+    """The resolved inputs of one pipeline run, and the containers they make."""
+
+    source: dagger.Directory
+    images: dict[str, str]  # image key (go/node/python/runtime) -> reference
+    params: dict[str, str | None]  # spec.PARAMS name -> value (None = unset)
+    toolchains: dict[str, str]  # "go"/"node" -> version, for cache volume ids
+    build_platform: str = "linux/amd64"
+    ca: dagger.File | None = None
+    _memo: dict = field(default_factory=dict, repr=False)
+
+    def __post_init__(self):
+        # What no stage may see: VCS data, build outputs, installed dependencies.
+        self.source = self.source.filter(exclude=list(spec.SOURCE_EXCLUDES))
+
+    def container(self, name: str, platform: str | None = None) -> dagger.Container:
+        """The container at the end of stage `name` (for target-platform stages, of `platform`)."""
+        st = spec.stage(name)
+        key = (name, platform if st.platform == "target" else None)
+        if key not in self._memo:
+            self._memo[key] = self._build(st, key[1])
+        return self._memo[key]
+
+    def _expand(self, value: str) -> str | None:
+        if value.startswith("${") and value.endswith("}"):
+            return self.params.get(value[2:-1])
+        return value
+
+    def _build(self, st: spec.Stage, platform: str | None) -> dagger.Container:
+        if st.image:
+            kw = {"platform": dagger.Platform(platform)} if platform else {}
+            ctr = dag.container(**kw).from_(self.images[st.image])
+            ctr = ctr.with_env_variable("STEP_TIMEOUT", self.params.get("STEP_TIMEOUT") or "900")
+        else:
+            ctr = self.container(st.parent, platform)
+        env = {k: v for k, raw in st.env if (v := self._expand(raw))}
+        env |= {p: v for p in st.params if (v := self.params.get(p))}
+        if st.platform == "target" and platform and not st.image:
+            env |= platform_env(platform)
+        ctr = ctr.with_(with_env(env)).with_workdir(st.workdir)
+        for step in st.steps:
+            if isinstance(step, spec.Copy):
+                ctr = self._copy(ctr, step, platform)
+            else:
+                ctr = ctr.with_(
+                    with_run(step, ca=self.ca, toolchains=self.toolchains, build_platform=self.build_platform)
+                )
+        if st.user:
+            ctr = ctr.with_user(st.user)
+        if st.entrypoint:
+            ctr = ctr.with_entrypoint(list(st.entrypoint))
+        for port in st.expose:
+            ctr = ctr.with_exposed_port(port)
+        return ctr
+
+    def _copy(self, ctr: dagger.Container, step: spec.Copy, platform: str | None) -> dagger.Container:
+        if step.from_stage:
+            (path,) = step.paths
+            other = self.container(step.from_stage, platform)
+            if path.endswith("/"):
+                return ctr.with_directory(step.dest, other.directory(path))
+            return ctr.with_file(step.dest, other.file(path))
+        for path in step.paths:
+            if path == ".":
+                ctr = ctr.with_directory(step.dest, self.source)
+            elif path.endswith("/"):
+                ctr = ctr.with_directory(f"{step.dest}/{path.rstrip('/')}", self.source.directory(path))
+            else:
+                ctr = ctr.with_file(f"{step.dest}/{path}", self.source.file(path))
+        return ctr

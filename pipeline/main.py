@@ -1,0 +1,374 @@
+"""Flamenco's build as a Dagger module: base -> deps -> build-tools -> app.
+
+The main object, `FlamencoPipeline`, is created once (`create`) from the
+settings; every function returns lazy Dagger objects built from the stage spec,
+so `dagger call deps terminal` or `dagger call binaries export --path out` work.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Annotated
+
+import anyio
+import dagger
+from dagger import Doc, dag, function, object_type
+
+from pipeline import __version__, spec
+from pipeline.dagger_stages import StageGraph
+from pipeline.results import CiResult, TestResult
+from pipeline.settings import (
+    GOTESTSUM_VERSION, NODE_IMAGE, PYTHON_IMAGE, RUNTIME_IMAGE, STATICCHECK_VERSION,
+    UPSTREAM_GIT_REF, UPSTREAM_GIT_URL, ArgSettings, GO_IMAGE_TEMPLATE, Settings,
+    load_settings, node_major, public_view,
+)
+from pipeline.source_facts import (
+    REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
+)
+
+OptStr = str | None
+
+
+async def _read(source: dagger.Directory, path: str) -> str | None:
+    try:
+        return await source.file(path).contents()
+    except dagger.QueryError:
+        return None
+
+
+async def _hash_from_dir(source: dagger.Directory) -> str | None:
+    files = {".git/HEAD": await _read(source, ".git/HEAD")}
+    head = (files[".git/HEAD"] or "").strip()
+    if head.startswith("ref: "):
+        ref = head[5:].strip()
+        files[f".git/{ref}"] = await _read(source, f".git/{ref}")
+        files[".git/packed-refs"] = await _read(source, ".git/packed-refs")
+    return hash_from_git_files(files.get)
+
+
+@object_type
+class FlamencoPipeline:
+    """Builds, tests and packages Flamenco (manager + worker images) through cached stages."""
+
+    source: dagger.Directory
+    ca_cert: dagger.File | None
+    settings_json: str
+    go_version: str
+    version: str
+    git_hash: str
+    release_cycle: str
+
+    @classmethod
+    async def create(
+        cls,
+        source: Annotated[dagger.Directory | None, Doc("Flamenco checkout to build; default: git_url at git_ref")] = None,
+        git_url: Annotated[str, Doc("Git URL of Flamenco, used when no source is given")] = UPSTREAM_GIT_URL,
+        git_ref: Annotated[str, Doc("Tag, branch or commit of git_url")] = UPSTREAM_GIT_REF,
+        go_version: Annotated[OptStr, Doc("Go version; default: the source's go.mod toolchain/go line")] = None,
+        go_image: Annotated[OptStr, Doc("Go builder image; default golang:<go version>-bookworm")] = None,
+        node_image: Annotated[str, Doc("Node image for the web app")] = NODE_IMAGE,
+        python_image: Annotated[str, Doc("Python image that packs the add-on")] = PYTHON_IMAGE,
+        runtime_image: Annotated[str, Doc("Base image of the runtime images (pin by digest with @sha256:...)")] = RUNTIME_IMAGE,
+        goproxy: Annotated[OptStr, Doc("GOPROXY; unset = the Go toolchain's default proxy")] = None,
+        gosumdb: Annotated[OptStr, Doc("GOSUMDB; unset = the Go toolchain's default checksum database")] = None,
+        goprivate: Annotated[OptStr, Doc("GOPRIVATE module path globs")] = None,
+        gonosumdb: Annotated[OptStr, Doc("GONOSUMDB module path globs")] = None,
+        gonoproxy: Annotated[OptStr, Doc("GONOPROXY module path globs")] = None,
+        allow_unsafe_go_modules: Annotated[bool, Doc("Allow GOPROXY=direct/off, GOSUMDB=off, GOPRIVATE=*")] = False,
+        goflags: Annotated[str, Doc("GOFLAGS for every Go step")] = "-mod=readonly",
+        ca_cert: Annotated[dagger.File | None, Doc("Extra PEM CA bundle to trust (corporate TLS proxy)")] = None,
+        version: Annotated[OptStr, Doc("Version to stamp; default: the source's Makefile VERSION")] = None,
+        git_hash: Annotated[OptStr, Doc("Git hash to stamp; default: the source's .git or the git ref's commit")] = None,
+        release_cycle: Annotated[OptStr, Doc("alpha, beta, rc or release; default: Makefile RELEASE_CYCLE")] = None,
+        platforms: Annotated[list[str] | None, Doc("Target platforms: linux/amd64, linux/arm64")] = None,
+        registry: Annotated[OptStr, Doc("Registry namespace for publish, e.g. registry.example/flamenco")] = None,
+        tag: Annotated[OptStr, Doc("Image tag; default: the version")] = None,
+        step_timeout: Annotated[int, Doc("Seconds any one step may run before it is stopped")] = 900,
+        gotestsum_version: Annotated[str, Doc("gotestsum version used for JUnit reports")] = GOTESTSUM_VERSION,
+        staticcheck_version: Annotated[str, Doc("staticcheck version used by check")] = STATICCHECK_VERSION,
+    ) -> FlamencoPipeline:
+        """Validate the settings and resolve what the source says (Go version, version, hash)."""
+        settings = load_settings(
+            ArgSettings,
+            git_url=git_url, git_ref=git_ref, go_version=go_version, go_image=go_image,
+            node_image=node_image, python_image=python_image, runtime_image=runtime_image,
+            goproxy=goproxy, gosumdb=gosumdb, goprivate=goprivate, gonosumdb=gonosumdb, gonoproxy=gonoproxy,
+            allow_unsafe_go_modules=allow_unsafe_go_modules, goflags=goflags, version=version,
+            git_hash=git_hash, release_cycle=release_cycle, platforms=platforms, registry=registry,
+            tag=tag, step_timeout=step_timeout, gotestsum_version=gotestsum_version,
+            staticcheck_version=staticcheck_version,
+        )
+        fallback_hash = git_hash
+        if source is None:
+            ref = dag.git(settings.git_url).ref(settings.git_ref)
+            source = ref.tree()
+            if fallback_hash is None:
+                fallback_hash = (await ref.commit())[:9]
+        needs_reading = not (go_version and version and release_cycle and fallback_hash)
+        if needs_reading:
+            for required in REQUIRED_FILES:
+                if await _read(source, required) is None:
+                    raise ValueError(f"invalid setting source: not a Flamenco source tree, missing {required}; pass the repository root")
+            fallback_hash = fallback_hash or await _hash_from_dir(source)
+        makefile = None if (version and release_cycle) else await _read(source, "Makefile")
+        stamp = resolve_stamp(
+            makefile, version=version, git_hash=git_hash, release_cycle=release_cycle, fallback_hash=fallback_hash
+        )
+        gover = settings.go_version or parse_go_mod(await source.file("go.mod").contents()).toolchain_version
+        return cls(
+            source=source,
+            ca_cert=ca_cert,
+            settings_json=settings.model_dump_json(),
+            go_version=gover,
+            version=stamp.version,
+            git_hash=stamp.git_hash,
+            release_cycle=stamp.release_cycle,
+        )
+
+    # --- resolution, in one place ------------------------------------------------
+    def _settings(self) -> Settings:
+        return ArgSettings.model_validate_json(self.settings_json)
+
+    def _stamp(self) -> BuildStamp:
+        return BuildStamp(self.version, self.git_hash, self.release_cycle)
+
+    def _graph(self) -> StageGraph:
+        s = self._settings()
+        images = {
+            "go": s.go_image or GO_IMAGE_TEMPLATE.format(go_version=self.go_version),
+            "node": s.node_image,
+            "python": s.python_image,
+            "runtime": s.runtime_image,
+        }
+        params: dict[str, str | None] = {p: None for p in spec.PARAMS}
+        params |= s.go_module_env()
+        params |= {
+            "GOFLAGS": s.goflags,
+            "ALLOW_UNSAFE_GO_MODULES": "1" if s.allow_unsafe_go_modules else None,
+            "STEP_TIMEOUT": str(s.step_timeout),
+            "GOTESTSUM_VERSION": s.gotestsum_version,
+            "STATICCHECK_VERSION": s.staticcheck_version,
+            "FLAMENCO_VERSION": self.version,
+            "FLAMENCO_GIT_HASH": self.git_hash,
+            "FLAMENCO_RELEASE_CYCLE": self.release_cycle,
+        }
+        return StageGraph(
+            source=self.source,
+            images=images,
+            params=params,
+            toolchains={"go": self.go_version, "node": node_major(s.node_image)},
+            ca=self.ca_cert,
+        )
+
+    def _platform(self, platform: str | None) -> str:
+        platforms = self._settings().platforms
+        if platform is None:
+            return platforms[0]
+        if platform not in platforms:
+            raise ValueError(f"invalid argument platform={platform!r}: not among the configured platforms {platforms}; add it with --platforms")
+        return platform
+
+    def _stage(self, name: str, tier: str) -> dagger.Container:
+        names = [s.name for s in spec.STAGES if s.tier == tier]
+        if name not in names:
+            raise ValueError(f"invalid argument stage={name!r}: the {tier} tier has {', '.join(names)}")
+        return self._graph().container(name)
+
+    # --- the four tiers ---------------------------------------------------------
+    @function
+    def base(self, stage: Annotated[str, Doc("go-base, node-base or python-base")] = "go-base") -> dagger.Container:
+        """A base image with toolchain settings applied (try `base terminal`)."""
+        return self._stage(stage, "base")
+
+    @function
+    def deps(self, stage: Annotated[str, Doc("go-deps or web-deps")] = "go-deps") -> dagger.Container:
+        """Dependencies from go.mod/go.sum or package.json/yarn.lock only."""
+        return self._stage(stage, "deps")
+
+    @function
+    def build_tools(self) -> dagger.Container:
+        """The Go deps stage plus mage, gotestsum and staticcheck."""
+        return self._stage("build-tools", "build-tools")
+
+    @function
+    def app(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
+        """The full source with both binaries built into /out/bin."""
+        return self._graph().container("app", self._platform(platform))
+
+    @function
+    def binaries(self) -> dagger.Directory:
+        """flamenco-manager and flamenco-worker for every platform, as <os>-<arch>/<binary>."""
+        graph = self._graph()
+        out = dag.directory()
+        for p in self._settings().platforms:
+            out = out.with_directory(p.replace("/", "-"), graph.container("app", p).directory(f"{spec.OUT}/bin"))
+        return out
+
+    def _runtime(self, kind: str, platform: str | None) -> dagger.Container:
+        ctr = self._graph().container(kind, self._platform(platform))
+        labels = spec.labels(self.version, self.git_hash, spec.PARAMS["SOURCE_URL"].default or "", f"flamenco-{kind}")
+        for k, v in labels.items():
+            ctr = ctr.with_label(k, v)
+        return ctr
+
+    @function
+    def manager(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
+        """Flamenco Manager runtime image: non-root, port 8080, OCI labels."""
+        return self._runtime("manager", platform)
+
+    @function
+    def worker(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
+        """Flamenco Worker runtime image: non-root, with FFmpeg, OCI labels."""
+        return self._runtime("worker", platform)
+
+    # --- verification -------------------------------------------------------------
+    def test_container(self) -> dagger.Container:
+        return self._graph().container("test")
+
+    @function
+    async def test(self) -> TestResult:
+        """Run go test (-short) via gotestsum; reports come back even when tests fail."""
+        ctr = self.test_container()
+        reports = ctr.directory(spec.REPORTS)
+        code = int((await reports.file("exit-code").contents()).strip() or "1")
+        return TestResult(reports=reports, exit_code=code)
+
+    @function
+    def check(self) -> dagger.Container:
+        """go vet, gofmt and staticcheck over the whole source (fails on findings)."""
+        return self._graph().container("check")
+
+    # --- packaging ----------------------------------------------------------------
+    def _image_tarball(self, kind: str) -> dagger.File:
+        variants = [self._runtime(kind, p) for p in self._settings().platforms]
+        return variants[0].as_tarball(platform_variants=variants[1:])
+
+    def _artifacts(self, reports: dagger.Directory) -> dagger.Directory:
+        return (
+            dag.directory()
+            .with_file("images/flamenco-manager.tar", self._image_tarball("manager"))
+            .with_file("images/flamenco-worker.tar", self._image_tarball("worker"))
+            .with_directory("bin", self.binaries())
+            .with_directory("reports", reports)
+        )
+
+    async def _timed(self, timings: dict, name: str, obj, t0: float):
+        start = time.monotonic()
+        try:
+            await obj.sync()
+            timings[name] = {"started": round(start - t0, 3), "finished": round(time.monotonic() - t0, 3), "ok": True}
+        except dagger.ExecError as e:
+            timings[name] = {"started": round(start - t0, 3), "finished": round(time.monotonic() - t0, 3), "ok": False, "error": str(e).splitlines()[0]}
+
+    async def _evaluate(self, targets: dict[str, object]) -> dict:
+        """Evaluate stages concurrently and time each (wall clock from the call's start)."""
+        timings: dict = {}
+        t0 = time.monotonic()
+        async with anyio.create_task_group() as tg:
+            for name, obj in targets.items():
+                tg.start_soon(self._timed, timings, name, obj, t0)
+        return timings
+
+    def _report(self, timings: dict, extra: dict) -> str:
+        s = self._settings()
+        return json.dumps(
+            {
+                "pipeline": {"name": "flamenco-pipeline", "version": __version__, "lane": "dagger"},
+                "stamp": {"version": self.version, "git_hash": self.git_hash, "release_cycle": self.release_cycle},
+                "go_version": self.go_version,
+                "settings": public_view(s),
+                "images": {k: s.image_name(k, self.version) for k in spec.RUNTIME_STAGES},
+                "stages": timings,
+                **extra,
+            },
+            indent=2,
+            sort_keys=True,
+        )
+
+    def _stage_targets(self) -> dict[str, object]:
+        g = self._graph()
+        targets: dict[str, object] = {}
+        for st in spec.STAGES:
+            if st.tier in ("verify",):
+                continue
+            if st.platform == "target":
+                for p in self._settings().platforms:
+                    targets[f"{st.name}@{p}"] = g.container(st.name, p)
+            else:
+                targets[st.name] = g.container(st.name)
+        return targets
+
+    @function
+    async def build(self) -> dagger.Directory:
+        """dist/: images/*.tar (OCI, all platforms), bin/, reports/ and build-report.json."""
+        result = await self.test()
+        timings = await self._evaluate(self._stage_targets())
+        failed = sorted(k for k, v in timings.items() if not v["ok"])
+        if failed:
+            raise ValueError(f"build failed in stage(s) {', '.join(failed)}: {timings[failed[0]].get('error', '')}")
+        report = self._report(timings, {"test_exit_code": result.exit_code})
+        return self._artifacts(result.reports).with_new_file("build-report.json", report)
+
+    @function(cache="never")
+    async def publish(
+        self,
+        password: Annotated[dagger.Secret, Doc("Registry password or token (env://VAR or file://PATH)")],
+        username: Annotated[str, Doc("Registry user name")],
+    ) -> str:
+        """Push both images as multi-platform manifests to the configured registry; never cached."""
+        s = self._settings()
+        if not s.registry:
+            raise ValueError("invalid setting registry=None: publish needs a registry; pass --registry registry.example/team")
+        host = s.registry.split("/")[0]
+        refs = []
+        for kind in spec.RUNTIME_STAGES:
+            variants = [self._runtime(kind, p).with_registry_auth(host, username, password) for p in s.platforms]
+            refs.append(await variants[0].publish(s.image_name(kind, self.version), platform_variants=variants[1:]))
+        return "\n".join(refs)
+
+    @function
+    async def ci(self) -> CiResult:
+        """test + check + build concurrently; returns every artifact and a combined exit code."""
+        outcome: dict[str, str] = {}
+        test_box: dict[str, TestResult] = {}
+
+        async def run_test():
+            test_box["r"] = r = await self.test()
+            outcome["test"] = "passed" if r.exit_code == 0 else f"failed (go test exit {r.exit_code})"
+
+        async def run_check():
+            try:
+                await self.check().sync()
+                outcome["check"] = "passed"
+            except dagger.ExecError as e:
+                outcome["check"] = "failed: " + (e.stderr.strip().splitlines() or ["see log"])[-1]
+
+        timings: dict = {}
+
+        async def run_build():
+            timings.update(await self._evaluate(self._stage_targets()))
+            bad = sorted(k for k, v in timings.items() if not v["ok"])
+            outcome["build"] = "passed" if not bad else f"failed in {', '.join(bad)}"
+
+        async with anyio.create_task_group() as tg:
+            tg.start_soon(run_test)
+            tg.start_soon(run_check)
+            tg.start_soon(run_build)
+        code = 0 if all(v == "passed" for v in outcome.values()) else 1
+        summary = "\n".join(f"{k}: {outcome[k]}" for k in ("test", "check", "build"))
+        report = self._report(timings, {"test_exit_code": test_box["r"].exit_code, "outcome": outcome})
+        dist = dag.directory().with_directory("reports", test_box["r"].reports)
+        if outcome["build"] == "passed":
+            dist = self._artifacts(test_box["r"].reports)
+        dist = dist.with_new_file("build-report.json", report).with_new_file(
+            "ci-result.json", json.dumps({"exit_code": code, "outcome": outcome}, indent=2)
+        )
+        return CiResult(dist=dist, exit_code=code, summary=summary)
+
+    @function
+    def plan(self) -> str:
+        """The resolved stage plan as JSON (what would run, in which order, with which caches)."""
+        from pipeline.plan import resolved_plan
+
+        return json.dumps(resolved_plan(self._settings(), self.go_version).as_dict(), indent=2)

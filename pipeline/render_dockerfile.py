@@ -1,0 +1,136 @@
+"""Render `Dockerfile.dev` (and its .dockerignore) from the stage spec.
+
+The committed files must equal this render (tests/test_render_dockerfile.py).
+Every RUN uses exec form `["sh", "-c", script]` with exactly the script the
+Dagger lane runs (`spec.step_script`); a comment above shows it readably.
+"""
+
+from __future__ import annotations
+
+import json
+
+from pipeline import spec
+
+HEADER = """\
+# Dockerfile.dev: GENERATED from pipeline/spec.py by `flamenco-pipeline render dockerfile`.
+# Do not edit by hand; a test fails when this file and the render differ.
+#
+# Same stages as the Dagger module: base -> deps -> build-tools -> app (+ test, check, runtime).
+# Build from a Flamenco checkout (the build context), for example:
+#   DOCKER_BUILDKIT=1 docker build -f Dockerfile.dev --target manager \\
+#     --build-arg FLAMENCO_GIT_HASH=$(git rev-parse --short=9 HEAD) -t flamenco-manager:dev .
+# `flamenco-pipeline docker build` passes every build arg from the same settings as the Dagger lane.
+# Targets: manager, worker, reports (export: --output type=local,dest=DIR), binaries, check.
+# Extra CA bundle (corporate TLS proxy): --secret id=extra_ca,src=/path/ca.pem (never stored in a layer).
+"""
+
+
+def _arg(name: str) -> str:
+    p = spec.PARAMS[name]
+    return f"ARG {name}={p.default}" if p.default is not None else f"ARG {name}"
+
+
+def _comment(text: str) -> list[str]:
+    return [f"#   {line}".rstrip() for line in text.splitlines()]
+
+
+def _cache_mount(c: spec.Cache) -> str:
+    return f"--mount=type=cache,id={c.volume_id(DOCKER_TOOLCHAINS, '${BUILDPLATFORM}')},target={c.path},sharing={c.sharing}"
+
+
+# BuildKit expands build args in mount options, so the Docker lane keys its
+# cache ids by the same toolchain/platform as the Dagger lane.
+DOCKER_TOOLCHAINS = {"go": "${GO_VERSION}", "node": "${NODE_MAJOR}"}
+
+
+def _run(step: spec.Run) -> list[str]:
+    mounts = [_cache_mount(c) for c in step.caches]
+    if step.network:
+        mounts.append(f"--mount=type=secret,id=extra_ca,target={spec.CA_SECRET_PATH}")
+    lines = [f"# step: {step.name}", *_comment(step.script)]
+    argv = json.dumps(["sh", "-c", spec.step_script(step)])
+    lines.append("RUN " + " ".join(mounts + [argv]) if mounts else f"RUN {argv}")
+    return lines
+
+
+def _copy(step: spec.Copy) -> list[str]:
+    out = []
+    if step.from_stage:
+        (path,) = step.paths
+        out.append(f"COPY --from={step.from_stage} {json.dumps([path, step.dest])}")
+        return out
+    for path in step.paths:
+        dest = step.dest if path == "." else f"{step.dest}/{path.rstrip('/')}"
+        out.append(f"COPY {json.dumps([path, dest])}")
+    return out
+
+
+def _stage(st: spec.Stage) -> list[str]:
+    lines = [f"# ---- {st.name} ({st.tier}): {st.doc}"]
+    if st.image:
+        plat = "--platform=$BUILDPLATFORM " if st.platform == "build" else ""
+        lines.append(f"FROM {plat}${{{spec.IMAGE_PARAMS[st.image]}}} AS {st.name}")
+    else:
+        lines.append(f"FROM {st.parent} AS {st.name}")
+    args: list[str] = []
+    for _, value in st.env:
+        if value.startswith("${") and value[2:-1] not in args:
+            args.append(value[2:-1])
+    args += [p for p in st.params if p not in args]
+    has_run = any(isinstance(s, spec.Run) for s in st.steps)
+    if has_run:
+        args.append("STEP_TIMEOUT")
+    caches = [c for s in st.steps if isinstance(s, spec.Run) for c in s.caches]
+    if any(c.toolchain == "go" for c in caches):
+        lines.append("ARG GO_VERSION=" + spec.PARAMS["GO_IMAGE"].default.split(":")[1].split("-")[0])
+    if any(c.toolchain == "node" for c in caches):
+        lines.append("ARG NODE_MAJOR=" + spec.PARAMS["NODE_IMAGE"].default.split(":")[1].split("-")[0])
+    if any(c.toolchain for c in caches):
+        lines.append("ARG BUILDPLATFORM")
+    if st.platform == "target" and not st.image:
+        lines += ["ARG TARGETOS", "ARG TARGETARCH"]
+    lines += [_arg(a) for a in args]
+    if st.env:
+        lines.append("ENV " + " \\\n    ".join(f"{k}={v}" for k, v in st.env))
+    if st.image or st.workdir != spec.stage(st.parent).workdir:
+        lines.append(f"WORKDIR {st.workdir}")
+    for step in st.steps:
+        lines += _copy(step) if isinstance(step, spec.Copy) else _run(step)
+    if st.tier == "runtime":
+        lines += [_arg("FLAMENCO_VERSION"), _arg("FLAMENCO_GIT_HASH"), _arg("SOURCE_URL")]
+        labels = spec.labels("${FLAMENCO_VERSION}", "${FLAMENCO_GIT_HASH}", "${SOURCE_URL}", f"flamenco-{st.name}")
+        lines.append("LABEL " + " \\\n      ".join(f'{k}="{v}"' for k, v in labels.items()))
+    if st.user:
+        lines.append(f"USER {st.user}")
+    for port in st.expose:
+        lines.append(f"EXPOSE {port}")
+    if st.healthcheck:
+        lines.append(
+            "HEALTHCHECK --interval=5s --timeout=3s --start-period=5s --retries=5 CMD "
+            + json.dumps(["bash", "-c", st.healthcheck])
+        )
+    if st.entrypoint:
+        lines.append(f"ENTRYPOINT {json.dumps(list(st.entrypoint))}")
+    return lines
+
+
+def render() -> str:
+    out = [HEADER]
+    out += [_arg(p) for p in spec.IMAGE_PARAMS.values()]
+    for st in spec.STAGES:
+        out += ["", *_stage(st)]
+    for name, (src, path) in spec.EXPORTS.items():
+        out += ["", f"# ---- {name} (export): {path} of {src}, for --output type=local", f"FROM scratch AS {name}",
+                f"COPY --from={src} {json.dumps([path + '/', '/'])}"]
+    return "\n".join(out) + "\n"
+
+
+def render_dockerignore() -> str:
+    return (
+        "# GENERATED from pipeline/spec.py SOURCE_EXCLUDES; BuildKit reads <Dockerfile>.dockerignore.\n"
+        + "\n".join(spec.SOURCE_EXCLUDES)
+        + "\n"
+    )
+
+
+FILES = {"Dockerfile.dev": render, "Dockerfile.dev.dockerignore": render_dockerignore}

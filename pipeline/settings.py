@@ -1,0 +1,308 @@
+"""Pipeline settings: one pydantic-settings model, every default resolved here.
+
+Sources, lowest to highest precedence: defaults < `.env` < environment
+(`FLAMENCO_PIPELINE_*`; the Go module variables also under their plain names,
+so a developer's own `GOPROXY` is passed through) < CLI flags / `dagger call`
+arguments. Every value is validated by :mod:`pipeline.validate`; a bad value
+becomes a :class:`SettingsError` whose message is one line naming the setting,
+the value and the fix.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from pipeline import validate
+
+ENV_PREFIX = "FLAMENCO_PIPELINE_"
+
+# Upstream Flamenco: the pinned stable release built by default. Tags are
+# `v${VERSION}` (Flamenco's Makefile prints `git tag -a ... v${VERSION}`).
+UPSTREAM_GIT_URL = "https://projects.blender.org/studio/flamenco.git"
+UPSTREAM_GIT_REF = "v3.8.5"
+
+# Official images, overridable. The Go image tag is derived from go.mod.
+GO_IMAGE_TEMPLATE = "golang:{go_version}-bookworm"
+NODE_IMAGE = "node:22-bookworm-slim"
+PYTHON_IMAGE = "python:3.13-slim-bookworm"
+RUNTIME_IMAGE = "debian:bookworm-slim"
+
+# Tools the pipeline adds on top of Flamenco's own go.mod (fetched through the
+# Go module proxy with `go install module@version`, so the checksum DB verifies them).
+GOTESTSUM_VERSION = "v1.13.0"
+STATICCHECK_VERSION = "v0.7.0"  # the honnef.co/go/tools version Flamenco 3.9 pins
+
+
+def _go_env(name: str) -> Any:
+    return Field(
+        default=None,
+        validation_alias=AliasChoices(name.lower(), ENV_PREFIX + name, name),
+        description=f"{name} for the Go stages; unset = the Go toolchain's own default.",
+    )
+
+
+class SettingsError(ValueError):
+    """A user mistake in the settings: one line, no traceback."""
+
+    def __init__(self, setting: str, value: Any, problem: str):
+        self.setting, self.value, self.problem = setting, value, problem
+        shown = "<secret>" if "password" in setting or "netrc" in setting else repr(value)
+        super().__init__(f"invalid setting {setting}={shown}: {problem}")
+
+
+class Settings(BaseSettings):
+    """Everything the pipeline can be told. Field docs are user documentation."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        extra="ignore",
+        populate_by_name=True,
+        validate_default=True,
+        frozen=True,
+    )
+
+    # --- source -----------------------------------------------------------
+    source: Path | None = Field(None, description="Local Flamenco checkout to build (default: upstream git).")
+    git_url: str = Field(UPSTREAM_GIT_URL, description="Git URL used when no local source is given.")
+    git_ref: str = Field(UPSTREAM_GIT_REF, description="Tag, branch or commit of git_url to build.")
+
+    # --- images -----------------------------------------------------------
+    go_version: str | None = Field(None, description="Go version; default: read from the source's go.mod.")
+    go_image: str | None = Field(None, description="Go builder image; default golang:<go.mod version>-bookworm.")
+    node_image: str = Field(NODE_IMAGE, description="Node image for the web app (Flamenco docs: Node 22).")
+    python_image: str = Field(PYTHON_IMAGE, description="Python image that packs the Blender add-on.")
+    runtime_image: str = Field(RUNTIME_IMAGE, description="Base of the manager and worker runtime images.")
+
+    # --- Go module access -------------------------------------------------
+    goproxy: str | None = _go_env("GOPROXY")
+    gosumdb: str | None = _go_env("GOSUMDB")
+    goprivate: str | None = _go_env("GOPRIVATE")
+    gonosumdb: str | None = _go_env("GONOSUMDB")
+    gonoproxy: str | None = _go_env("GONOPROXY")
+    allow_unsafe_go_modules: bool = Field(
+        False, description="Opt in to GOPROXY=direct/off, GOSUMDB=off or GOPRIVATE=*."
+    )
+    goflags: str = Field("-mod=readonly", description="GOFLAGS for every Go step.")
+    ca_cert: Path | None = Field(None, description="Extra PEM CA bundle to trust (corporate TLS proxy).")
+
+    # --- what gets stamped into the binaries -------------------------------
+    version: str | None = Field(None, description="Flamenco version; default: the source's Makefile VERSION.")
+    git_hash: str | None = Field(None, description="Git hash; default: source .git, then CI env vars.")
+    release_cycle: str | None = Field(None, description="alpha|beta|rc|release; default: Makefile RELEASE_CYCLE.")
+
+    # --- outputs ----------------------------------------------------------
+    platforms: list[str] = Field(["linux/amd64"], description="Target platforms, e.g. linux/amd64,linux/arm64.")
+    registry: str | None = Field(None, description="Registry/namespace to publish to, e.g. registry.example/flamenco.")
+    manager_image_name: str = Field("flamenco-manager", description="Repository name of the manager image.")
+    worker_image_name: str = Field("flamenco-worker", description="Repository name of the worker image.")
+    tag: str | None = Field(None, description="Image tag; default: the Flamenco version.")
+    step_timeout: int = Field(900, description="Seconds any single step may take before it is stopped.")
+    gotestsum_version: str = Field(GOTESTSUM_VERSION, description="gotestsum version for JUnit reports.")
+    staticcheck_version: str = Field(STATICCHECK_VERSION, description="staticcheck version for `check`.")
+
+    # ---------------------------------------------------------------------
+    @field_validator("platforms", mode="before")
+    @classmethod
+    def _split_platforms(cls, v: Any) -> Any:
+        if isinstance(v, str):
+            return [p.strip() for p in v.split(",") if p.strip()]
+        return v
+
+    @field_validator("platforms")
+    @classmethod
+    def _platforms(cls, v: list[str]) -> list[str]:
+        if not v:
+            raise ValueError("is empty; name at least one of " + ", ".join(validate.PLATFORMS))
+        for p in v:
+            validate.platform(p)
+        if len(set(v)) != len(v):
+            raise ValueError("lists a platform twice; name each once")
+        return v
+
+    @field_validator("goproxy", "gosumdb", "goprivate", "gonosumdb", "gonoproxy")
+    @classmethod
+    def _go_unset(cls, v: str | None) -> str | None:
+        return v or None  # empty = unset: the Go toolchain's own default applies
+
+    @model_validator(mode="after")
+    def _go_module_vars(self) -> Settings:
+        allow = self.allow_unsafe_go_modules
+        checks = (
+            ("goproxy", lambda v: validate.goproxy(v, allow_unsafe=allow)),
+            ("gosumdb", lambda v: validate.gosumdb(v, allow_unsafe=allow)),
+            ("goprivate", lambda v: validate.go_patterns(v, allow_unsafe=allow)),
+            ("gonosumdb", lambda v: validate.go_patterns(v, allow_unsafe=allow)),
+            ("gonoproxy", lambda v: validate.go_patterns(v, allow_unsafe=allow)),
+        )
+        for name, check in checks:
+            if (value := getattr(self, name)) is not None:
+                try:
+                    check(value)
+                except ValueError as e:
+                    raise SettingsError(name, value, str(e)) from None
+        return self
+
+    @field_validator("go_image", "node_image", "python_image", "runtime_image")
+    @classmethod
+    def _image(cls, v: str | None) -> str | None:
+        return None if v is None else validate.image_ref(v)
+
+    @field_validator("git_ref")
+    @classmethod
+    def _git_ref(cls, v: str) -> str:
+        return validate.git_ref(v)
+
+    @field_validator("git_url")
+    @classmethod
+    def _git_url(cls, v: str) -> str:
+        return validate.git_url(v)
+
+    @field_validator("go_version")
+    @classmethod
+    def _go_version(cls, v: str | None) -> str | None:
+        return None if v is None else validate.go_version(v)
+
+    @field_validator("version")
+    @classmethod
+    def _version(cls, v: str | None) -> str | None:
+        return None if v is None else validate.version(v)
+
+    @field_validator("git_hash")
+    @classmethod
+    def _git_hash(cls, v: str | None) -> str | None:
+        return None if v is None else validate.git_hash(v)
+
+    @field_validator("release_cycle")
+    @classmethod
+    def _release_cycle(cls, v: str | None) -> str | None:
+        return None if v is None else validate.release_cycle(v)
+
+    @field_validator("tag")
+    @classmethod
+    def _tag(cls, v: str | None) -> str | None:
+        return None if v is None else validate.image_tag(v)
+
+    @field_validator("manager_image_name", "worker_image_name")
+    @classmethod
+    def _repo_name(cls, v: str) -> str:
+        return validate.image_ref(v)
+
+    @field_validator("registry")
+    @classmethod
+    def _registry(cls, v: str | None) -> str | None:
+        if v is None:
+            return None
+        v = v.rstrip("/")
+        validate.image_ref(v + "/x")
+        return v
+
+    @field_validator("goflags")
+    @classmethod
+    def _goflags(cls, v: str) -> str:
+        return validate.goflags(v)
+
+    @field_validator("ca_cert")
+    @classmethod
+    def _ca_cert(cls, v: Path | None) -> Path | None:
+        return None if v is None else validate.ca_cert(v)
+
+    @field_validator("step_timeout")
+    @classmethod
+    def _timeout(cls, v: int) -> int:
+        return validate.positive_seconds(v)
+
+    @field_validator("source")
+    @classmethod
+    def _source(cls, v: Path | None) -> Path | None:
+        if v is None:
+            return None
+        if not v.is_dir():
+            raise ValueError(f"'{v}' is not a directory; pass the root of a Flamenco checkout")
+        from pipeline.source_facts import missing_flamenco_files
+
+        if missing := missing_flamenco_files(v):
+            raise ValueError(
+                f"'{v}' is not a Flamenco source tree: missing {missing[0]}; pass the repository root"
+            )
+        return v
+
+    @model_validator(mode="after")
+    def _conflicts(self) -> Settings:
+        if self.source is not None and self.git_ref != UPSTREAM_GIT_REF:
+            raise SettingsError("git_ref", self.git_ref, "conflicts with source (a local directory); pass one of them")
+        return self
+
+    # --- derived values, resolved in one place ------------------------------
+    def image_tag(self, version: str) -> str:
+        return self.tag or version
+
+    def image_name(self, kind: str, version: str) -> str:
+        repo = self.manager_image_name if kind == "manager" else self.worker_image_name
+        prefix = f"{self.registry}/" if self.registry else ""
+        return f"{prefix}{repo}:{self.image_tag(version)}"
+
+    def go_module_env(self) -> dict[str, str]:
+        """Only what the user set: unset variables keep the Go toolchain defaults."""
+        pairs = {
+            "GOPROXY": self.goproxy,
+            "GOSUMDB": self.gosumdb,
+            "GOPRIVATE": self.goprivate,
+            "GONOSUMDB": self.gonosumdb,
+            "GONOPROXY": self.gonoproxy,
+        }
+        return {k: v for k, v in pairs.items() if v}
+
+
+def _field_of(loc: tuple) -> str:
+    return str(loc[0]) if loc else "settings"
+
+
+def load_settings(_cls: type[Settings] | None = None, **overrides: Any) -> Settings:
+    """Build Settings from env/.env plus overrides (None means "not given")."""
+    given = {k: v for k, v in overrides.items() if v is not None}
+    try:
+        return (_cls or Settings)(**given)
+    except SettingsError:
+        raise
+    except ValidationError as e:
+        err = e.errors()[0]
+        setting = _field_of(err.get("loc", ()))
+        msg = str(err.get("msg", "invalid"))
+        if (ctx := err.get("ctx")) and isinstance(ctx.get("error"), SettingsError):
+            raise ctx["error"] from None
+        msg = msg.removeprefix("Value error, ")
+        more = len(e.errors()) - 1
+        if more:
+            msg += f" (and {more} more problem{'s' if more > 1 else ''})"
+        raise SettingsError(setting, err.get("input"), msg) from None
+
+
+class ArgSettings(Settings):
+    """Settings from explicit arguments only (the Dagger lane: `dagger call` flags).
+
+    Inside the engine there is no user environment or `.env` to read, and the
+    module must not pick up the runtime container's own variables.
+    """
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
+        return (init_settings,)
+
+
+def node_major(image: str) -> str:
+    """Node major version from an image tag (node:22-bookworm-slim -> 22), for cache ids."""
+    import re
+
+    m = re.search(r":v?(\d+)(?:[.-]|$)", image)
+    return m.group(1) if m else "custom"
+
+
+def public_view(settings: Settings) -> dict[str, Any]:
+    """Settings as they may appear in reports and repro files: no secrets, paths as strings."""
+    data = settings.model_dump(mode="json")
+    return {k: v for k, v in data.items() if v is not None}

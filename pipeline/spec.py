@@ -1,0 +1,478 @@
+"""The stage spec: the single, engine-free description of the build.
+
+Everything both lanes do is declared here once: images, environment, cache
+volumes, which files each stage copies, the commands it runs and the runtime
+images it assembles. :mod:`pipeline.dagger_stages` turns it into Dagger
+containers, :mod:`pipeline.render_dockerfile` into `Dockerfile.dev`, and the docs
+and `flamenco-pipeline plan` print it. Nothing in this module imports dagger.
+
+Tiers: base -> deps -> build-tools -> app (then test/check and the runtime images).
+Each stage copies only what it needs, so a source-only change re-runs only the
+app tier, and Go deps / web deps / the add-on run concurrently.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+TIERS = ("base", "deps", "build-tools", "app", "verify", "runtime")
+
+SRC = "/src"
+OUT = "/out"
+REPORTS = "/reports"
+TOOLS_BIN = "/usr/local/bin"
+CA_SECRET_PATH = "/run/secrets/extra_ca"  # where the optional extra CA bundle is mounted
+APP_DIR = "/opt/flamenco"  # binaries; Flamenco resolves its local storage next to the exe
+DATA_DIR = "/var/lib/flamenco"  # CWD of both apps: their config files and databases
+SHARED_STORAGE = "/srv/flamenco/shared"  # must be the same path on manager and workers
+RUNTIME_USER = "flamenco"
+RUNTIME_UID = 10001
+MANAGER_PORT = 8080
+
+# Paths never sent to a build: VCS data, build outputs, dependency trees that
+# the deps stages install themselves. Drives Dagger excludes and the
+# Dockerfile's .dockerignore alike.
+SOURCE_EXCLUDES = (
+    ".git",
+    "**/node_modules",
+    "**/__pycache__",
+    "web/static/*",
+    "!web/static/emptyfile",
+    "dist",
+    "mage",
+    "flamenco-manager",
+    "flamenco-worker",
+    "flamenco-manager.exe",
+    "flamenco-worker.exe",
+)
+
+
+@dataclass(frozen=True)
+class Param:
+    """A value supplied per run: a Dagger argument or a Docker build arg.
+
+    `default` is what the committed Dockerfile uses; None means "unset", which
+    for the Go variables means the toolchain's own default.
+    """
+
+    name: str
+    doc: str
+    default: str | None = None
+
+
+@dataclass(frozen=True)
+class Cache:
+    """A cache volume: Dagger CacheVolume or BuildKit `RUN --mount=type=cache`."""
+
+    key: str  # logical key; the volume id adds toolchain version/platform (see volume_id)
+    path: str
+    sharing: str = "shared"  # shared | locked | private
+    doc: str = ""
+    toolchain: str | None = None  # "go" / "node": the id carries that version + the build platform
+
+    def volume_id(self, versions: dict[str, str], platform: str) -> str:
+        """Volume name: incompatible toolchains and platforms never share one."""
+        if self.toolchain is None:
+            return f"flamenco-{self.key}"
+        return f"flamenco-{self.key}-{self.toolchain}{versions[self.toolchain]}-{platform.replace('/', '-')}"
+
+
+@dataclass(frozen=True)
+class Copy:
+    """Copy paths from the source (from_stage=None) or from another stage.
+
+    Source paths ending in '/' are directories. Destinations are absolute.
+    """
+
+    paths: tuple[str, ...]
+    dest: str = SRC
+    from_stage: str | None = None
+
+
+@dataclass(frozen=True)
+class Run:
+    name: str
+    script: str  # POSIX sh; run as `sh -c` in both lanes
+    caches: tuple[Cache, ...] = ()
+    network: bool = False  # may download: gets the extra CA and a bounded time
+    timeout: int | None = None  # seconds; None = the step_timeout setting
+    keep_going: bool = False  # a non-zero exit still yields the container (test reports)
+
+
+Step = Copy | Run
+
+
+@dataclass(frozen=True)
+class Stage:
+    name: str
+    tier: str
+    doc: str
+    image: str | None = None  # key of an image Param ("go", "node", ...) or None with parent
+    parent: str | None = None  # stage this one starts FROM
+    platform: str = "build"  # build: native, cross-compiles; target: one per target platform
+    env: tuple[tuple[str, str], ...] = ()  # value may be "${PARAM}" to expand a Param
+    params: tuple[str, ...] = ()  # Params this stage's commands read (Docker ARGs)
+    workdir: str = SRC
+    steps: tuple[Step, ...] = ()
+    # runtime image metadata
+    user: str | None = None
+    entrypoint: tuple[str, ...] = ()
+    cmd: tuple[str, ...] = ()
+    expose: tuple[int, ...] = ()
+    healthcheck: str | None = None
+    outputs: tuple[str, ...] = ()  # paths other stages or exports read from this one
+
+
+# Every Run step executes as `sh -c <script>` with this prelude, identically in
+# both lanes: the optional extra CA bundle (mounted, never baked into a layer)
+# is trusted by Go, git and Node, and the step runs under a time limit that
+# names the step when it fires.
+CA_PRELUDE = f"""if [ -s {CA_SECRET_PATH} ]; then
+  cat /etc/ssl/certs/ca-certificates.crt {CA_SECRET_PATH} > /tmp/flamenco-ca.pem 2>/dev/null || cp {CA_SECRET_PATH} /tmp/flamenco-ca.pem
+  export SSL_CERT_FILE=/tmp/flamenco-ca.pem GIT_SSL_CAINFO=/tmp/flamenco-ca.pem NODE_EXTRA_CA_CERTS={CA_SECRET_PATH}
+fi"""
+
+
+def step_script(step: Run) -> str:
+    """The exact `sh -c` script both lanes run for a step."""
+    inner = "set -e\n" + step.script
+    quoted = "'" + inner.replace("'", "'\"'\"'") + "'"
+    limit = str(step.timeout) if step.timeout else "${STEP_TIMEOUT:-900}"
+    lines = [
+        "set -e",
+        *(CA_PRELUDE.splitlines() if step.network else []),
+        f"timeout -k 10 {limit} sh -c {quoted} || {{ rc=$?; "
+        f"if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo \"flamenco-pipeline: step '{step.name}' took longer than {limit}s and was stopped\" >&2; fi; "
+        "exit $rc; }",
+    ]
+    return "\n".join(lines)
+
+
+# --- caches -----------------------------------------------------------------
+GOMODCACHE = Cache(
+    "gomod", "/go/pkg/mod",
+    doc="Go module cache (GOMODCACHE). Content-addressed and verified by go.sum, "
+    "safe to share across Go versions; also holds toolchains fetched by GOTOOLCHAIN=auto.",
+)
+GOCACHE = Cache(
+    "gobuild", "/root/.cache/go-build", toolchain="go",
+    doc="Go build and test cache (GOCACHE), one per Go version and build platform.",
+)
+YARN_CACHE = Cache(
+    "yarn", "/usr/local/share/.cache/yarn", sharing="locked", toolchain="node",
+    doc="Yarn classic cache (YARN_CACHE_FOLDER); yarn 1 is not safe for concurrent "
+    "writers, so the volume is locked.",
+)
+GO_CACHES = (GOMODCACHE, GOCACHE)
+CACHES = (GOMODCACHE, GOCACHE, YARN_CACHE)
+
+# --- parameters ---------------------------------------------------------------
+GO_MODULE_VARS = ("GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY")
+PARAMS = {
+    "GO_IMAGE": Param("GO_IMAGE", "Go builder image (default: golang:<go.mod version>-bookworm).", "golang:1.26.2-bookworm"),
+    "NODE_IMAGE": Param("NODE_IMAGE", "Node image for the web app.", "node:22-bookworm-slim"),
+    "PYTHON_IMAGE": Param("PYTHON_IMAGE", "Python image that packs the add-on.", "python:3.13-slim-bookworm"),
+    "RUNTIME_IMAGE": Param("RUNTIME_IMAGE", "Base of the runtime images.", "debian:bookworm-slim"),
+    **{v: Param(v, f"{v} for Go; empty = the Go toolchain's default.") for v in GO_MODULE_VARS},
+    "GOFLAGS": Param("GOFLAGS", "GOFLAGS for every Go step.", "-mod=readonly"),
+    "ALLOW_UNSAFE_GO_MODULES": Param(
+        "ALLOW_UNSAFE_GO_MODULES", "Set to 1 to allow GOPROXY=direct/off or GOSUMDB=off.", "0"
+    ),
+    "STEP_TIMEOUT": Param("STEP_TIMEOUT", "Seconds a network step may take.", "900"),
+    "GOTESTSUM_VERSION": Param("GOTESTSUM_VERSION", "gotestsum version.", "v1.13.0"),
+    "STATICCHECK_VERSION": Param("STATICCHECK_VERSION", "staticcheck version.", "v0.7.0"),
+    "FLAMENCO_VERSION": Param("FLAMENCO_VERSION", "Version stamped into the binaries; empty = Makefile VERSION."),
+    "FLAMENCO_GIT_HASH": Param("FLAMENCO_GIT_HASH", "Git hash stamped into the binaries (required)."),
+    "FLAMENCO_RELEASE_CYCLE": Param(
+        "FLAMENCO_RELEASE_CYCLE", "Release cycle stamped into the binaries; empty = Makefile RELEASE_CYCLE."
+    ),
+    "SOURCE_URL": Param("SOURCE_URL", "Source repository URL for the OCI labels.", "https://projects.blender.org/studio/flamenco"),
+}
+IMAGE_PARAMS = {"go": "GO_IMAGE", "node": "NODE_IMAGE", "python": "PYTHON_IMAGE", "runtime": "RUNTIME_IMAGE"}
+STAMP_PARAMS = ("FLAMENCO_VERSION", "FLAMENCO_GIT_HASH", "FLAMENCO_RELEASE_CYCLE")
+
+# --- scripts ------------------------------------------------------------------
+# Refuses the module settings that broke Flamenco's Docker builds, also for
+# plain `docker build` users who bypass the Python settings validation.
+GUARD_GO_MODULES = r"""proxies=",$(printf '%s' "${GOPROXY:-}" | tr '|' ','),"
+case "${proxies}" in
+  ,direct,*|*,off,*)
+    [ "${ALLOW_UNSAFE_GO_MODULES:-0}" = 1 ] || { echo "flamenco-pipeline: GOPROXY='${GOPROXY}' bypasses the module proxy; unset it or set ALLOW_UNSAFE_GO_MODULES=1" >&2; exit 2; } ;;
+esac
+if [ "${GOSUMDB:-}" = off ] && [ "${ALLOW_UNSAFE_GO_MODULES:-0}" != 1 ]; then
+  echo "flamenco-pipeline: GOSUMDB=off disables checksum verification; unset it or set ALLOW_UNSAFE_GO_MODULES=1" >&2; exit 2
+fi"""
+
+# `go env -json` inside the build: the effective values, not our defaults (for the report).
+SHOW_GO_ENV = (
+    'echo "flamenco-pipeline: effective Go module settings:"\n'
+    "go env -json GOVERSION GOTOOLCHAIN GOPROXY GOSUMDB GOPRIVATE GONOSUMDB GONOPROXY GOFLAGS GOMODCACHE GOCACHE"
+)
+
+STAMP_DEFAULTS = r""": "${FLAMENCO_VERSION:=$(sed -n 's/^VERSION *:*= *//p' Makefile)}"
+: "${FLAMENCO_RELEASE_CYCLE:=$(sed -n 's/^RELEASE_CYCLE *:*= *//p' Makefile)}"
+[ -n "${FLAMENCO_VERSION}" ] || { echo "flamenco-pipeline: FLAMENCO_VERSION is empty and Makefile has no VERSION; pass it" >&2; exit 2; }
+[ -n "${FLAMENCO_GIT_HASH}" ] || { echo "flamenco-pipeline: FLAMENCO_GIT_HASH is empty; pass e.g. \$(git rev-parse --short=9 HEAD)" >&2; exit 2; }
+[ -n "${FLAMENCO_RELEASE_CYCLE}" ] || { echo "flamenco-pipeline: FLAMENCO_RELEASE_CYCLE is empty and Makefile has none; pass it" >&2; exit 2; }"""
+
+# The ldflags Flamenco's magefiles pass (facts §2), with the module path read
+# from go.mod so that forks and the test fixture get the right package.
+BUILD_BINARIES = STAMP_DEFAULTS + r"""
+appinfo="$(go list -m)/internal/appinfo"
+ldflags="${LDFLAGS:-} -X ${appinfo}.ApplicationVersion=${FLAMENCO_VERSION} -X ${appinfo}.ApplicationGitHash=${FLAMENCO_GIT_HASH} -X ${appinfo}.ReleaseCycle=${FLAMENCO_RELEASE_CYCLE}"
+mkdir -p /out/bin
+GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-manager ./cmd/flamenco-worker
+echo "flamenco-pipeline: built ${FLAMENCO_VERSION} (${FLAMENCO_GIT_HASH}, ${FLAMENCO_RELEASE_CYCLE}) for ${TARGETOS:-linux}/${TARGETARCH:-amd64}"
+"""
+
+# Always exits 0: the exit code is a report, so reports come back when tests fail.
+RUN_TESTS = r"""mkdir -p /reports
+set +e
+gotestsum --junitfile /reports/junit.xml --jsonfile /reports/go-test.json --format testname -- -short -coverprofile=/reports/coverage.out ./...
+echo $? > /reports/exit-code
+set -e
+[ -s /reports/coverage.out ] && go tool cover -func=/reports/coverage.out > /reports/coverage.txt || true
+echo "flamenco-pipeline: go test exit code $(cat /reports/exit-code)"
+"""
+
+GO_DOWNLOAD = r"""go mod download -x 2>/tmp/go-mod-download.log || { tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; }
+echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' /tmp/go-mod-download.log || true)"
+go mod verify"""
+
+CHECKS = r"""go vet ./...
+unformatted="$(gofmt -l .)"
+[ -z "${unformatted}" ] || { echo "flamenco-pipeline: gofmt would change:" >&2; echo "${unformatted}" >&2; exit 1; }
+staticcheck ./..."""
+
+ADD_USER = (
+    f"groupadd --gid {RUNTIME_UID} {RUNTIME_USER} && "
+    f"useradd --uid {RUNTIME_UID} --gid {RUNTIME_UID} --home-dir {DATA_DIR} --shell /usr/sbin/nologin {RUNTIME_USER} && "
+    f"mkdir -p {DATA_DIR} {APP_DIR}/flamenco-manager-storage {SHARED_STORAGE} && "
+    f"chown -R {RUNTIME_USER}:{RUNTIME_USER} {DATA_DIR} {APP_DIR}/flamenco-manager-storage {SHARED_STORAGE}"
+)
+
+INSTALL_FFMPEG = (
+    "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg "
+    "&& rm -rf /var/lib/apt/lists/* && ffmpeg -hide_banner -version | head -n 1"
+)
+
+# Manager healthcheck with bash's /dev/tcp: no curl or wget in the image.
+MANAGER_HEALTHCHECK = (  # run with bash (exec form), not sh
+    "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /api/v3/version HTTP/1.0\\r\\n\\r\\n' >&3 "
+    "&& head -n 1 <&3 | grep -q ' 200 '"
+)
+
+GO_ENV = (
+    ("GOTOOLCHAIN", "auto"),  # official images pin `local`; auto lets a newer go.mod still build
+    ("CGO_ENABLED", "0"),  # Flamenco's Makefile exports this for every recipe
+    ("GOFLAGS", "${GOFLAGS}"),
+    ("GOMODCACHE", GOMODCACHE.path),
+    ("GOCACHE", GOCACHE.path),
+    ("GIT_TERMINAL_PROMPT", "0"),  # never wait for credentials
+    ("GIT_HTTP_LOW_SPEED_LIMIT", "1000"),  # a stalled VCS fetch fails instead of hanging
+    ("GIT_HTTP_LOW_SPEED_TIME", "60"),
+    *((v, "${" + v + "}") for v in GO_MODULE_VARS),
+)
+
+STAGES: tuple[Stage, ...] = (
+    # ---- base
+    Stage(
+        "go-base", "base", "Go builder: toolchain, module settings, no extra packages.",
+        image="go", env=GO_ENV, params=("ALLOW_UNSAFE_GO_MODULES",),
+        steps=(Run("check builder tools", "go version && git --version"),),
+    ),
+    Stage(
+        "node-base", "base", "Node + yarn classic for the web app.",
+        image="node", env=(("YARN_CACHE_FOLDER", YARN_CACHE.path),),
+        steps=(Run("check node tools", "node --version && yarn --version"),),
+    ),
+    Stage("python-base", "base", "Python for packing the Blender add-on.", image="python"),
+    # ---- deps
+    Stage(
+        "go-deps", "deps", "Go modules through the module proxy, verified against go.sum.",
+        parent="go-base", params=("ALLOW_UNSAFE_GO_MODULES",),
+        steps=(
+            Copy(("go.mod", "go.sum")),
+            Run(
+                "go mod download",
+                GUARD_GO_MODULES + "\n" + SHOW_GO_ENV + "\n" + GO_DOWNLOAD,
+                caches=GO_CACHES, network=True,
+            ),
+        ),
+    ),
+    Stage(
+        "web-deps", "deps", "Web app dependencies from the frozen yarn.lock.",
+        parent="node-base",
+        steps=(
+            Copy(("web/app/package.json", "web/app/yarn.lock")),
+            Run(
+                "yarn install",
+                "yarn --cwd web/app install --frozen-lockfile --non-interactive --network-timeout 120000",
+                caches=(YARN_CACHE,), network=True,
+            ),
+        ),
+    ),
+    # ---- build-tools
+    Stage(
+        "build-tools", "build-tools", "mage (links internal/appinfo), gotestsum, staticcheck.",
+        parent="go-deps", params=("GOTESTSUM_VERSION", "STATICCHECK_VERSION"),
+        steps=(
+            Copy(("mage.go", "magefiles/", "internal/appinfo/")),
+            Run(
+                "compile mage and tools",
+                f"go run mage.go -compile {TOOLS_BIN}/mage\n"
+                f"GOBIN={TOOLS_BIN} go install gotest.tools/gotestsum@${{GOTESTSUM_VERSION}}\n"
+                f"GOBIN={TOOLS_BIN} go install honnef.co/go/tools/cmd/staticcheck@${{STATICCHECK_VERSION}}",
+                caches=GO_CACHES, network=True,
+            ),
+        ),
+    ),
+    # ---- app
+    Stage(
+        "webapp", "app", "Build the Vue web app into web/static.",
+        parent="web-deps",
+        steps=(
+            Copy(("web/app/",)),
+            Run("yarn build", "yarn --cwd web/app build --outDir ../static --base=/app/ --logLevel warn"),
+        ),
+        outputs=(f"{SRC}/web/static",),
+    ),
+    Stage(
+        "addon", "app", "Pack the Blender add-on zip that the manager serves.",
+        parent="python-base",
+        steps=(
+            Copy(("addon/",)),
+            Run("pack add-on", f"mkdir -p {OUT} && python3 -m zipfile -c {OUT}/flamenco-addon.zip addon/flamenco"),
+        ),
+        outputs=(f"{OUT}/flamenco-addon.zip",),
+    ),
+    Stage(
+        "go-source", "app", "The full Go source on top of the tools; shared by app, test and check.",
+        parent="build-tools", steps=(Copy((".",)),),
+    ),
+    Stage(
+        "app", "app", "Compile flamenco-manager (web app embedded) and flamenco-worker.",
+        parent="go-source", platform="target", params=STAMP_PARAMS,
+        steps=(
+            Copy((f"{SRC}/web/static/",), dest=f"{SRC}/web/static", from_stage="webapp"),
+            Copy((f"{OUT}/flamenco-addon.zip",), dest=f"{SRC}/web/static/flamenco-addon.zip", from_stage="addon"),
+            Run("go build", BUILD_BINARIES, caches=GO_CACHES, network=True),
+        ),
+        outputs=(f"{OUT}/bin",),
+    ),
+    # ---- verify
+    Stage(
+        "test", "verify", "go test through gotestsum: JUnit XML, JSON and coverage in /reports.",
+        parent="go-source",
+        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, keep_going=True),),
+        outputs=(REPORTS,),
+    ),
+    Stage(
+        "check", "verify", "go vet, gofmt and staticcheck.",
+        parent="go-source",
+        steps=(Run("vet, gofmt, staticcheck", CHECKS, caches=GO_CACHES, network=True),),
+    ),
+    # ---- runtime
+    Stage(
+        "manager", "runtime", "Flamenco Manager runtime image: non-root, port 8080.",
+        image="runtime", platform="target", workdir=DATA_DIR,
+        env=(("HOME", DATA_DIR),),
+        steps=(
+            Run("add user", ADD_USER),
+            Copy((f"{OUT}/bin/flamenco-manager",), dest=f"{APP_DIR}/flamenco-manager", from_stage="app"),
+        ),
+        user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-manager",), expose=(MANAGER_PORT,),
+        healthcheck=MANAGER_HEALTHCHECK,
+    ),
+    Stage(
+        "worker", "runtime", "Flamenco Worker runtime image: non-root, with FFmpeg.",
+        image="runtime", platform="target", workdir=DATA_DIR,
+        env=(("HOME", DATA_DIR), ("FLAMENCO_HOME", DATA_DIR)),
+        steps=(
+            Run("install ffmpeg", INSTALL_FFMPEG, network=True),
+            Run("add user", ADD_USER),
+            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
+        ),
+        user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
+    ),
+)
+
+RUNTIME_STAGES = ("manager", "worker")
+
+# Docker-lane export targets (`--target X --output type=local,dest=DIR`): FROM scratch + one copy.
+EXPORTS = {"reports": ("test", REPORTS), "binaries": ("app", f"{OUT}/bin")}
+
+
+def stage(name: str) -> Stage:
+    for s in STAGES:
+        if s.name == name:
+            return s
+    raise KeyError(name)
+
+
+def ancestry(name: str) -> list[Stage]:
+    """The chain of stages from the root image to `name` (inclusive)."""
+    chain = [stage(name)]
+    while chain[-1].parent:
+        chain.append(stage(chain[-1].parent))
+    return list(reversed(chain))
+
+
+def dependencies(name: str) -> list[str]:
+    """Direct dependencies: the parent and any stage copied from."""
+    s = stage(name)
+    deps = [s.parent] if s.parent else []
+    deps += [c.from_stage for c in s.steps if isinstance(c, Copy) and c.from_stage]
+    return deps
+
+
+def labels(version: str, revision: str, source_url: str, title: str) -> dict[str, str]:
+    return {
+        "org.opencontainers.image.title": title,
+        "org.opencontainers.image.version": version,
+        "org.opencontainers.image.revision": revision,
+        "org.opencontainers.image.source": source_url,
+        "org.opencontainers.image.licenses": "GPL-3.0-or-later",
+        "org.opencontainers.image.vendor": "Blender Studio (built by flamenco-pipeline)",
+    }
+
+
+@dataclass
+class Plan:
+    """A spec resolved against settings + source facts, for printing (`plan`)."""
+
+    images: dict[str, str]
+    go_version: str
+    node_version: str
+    stages: tuple[Stage, ...] = STAGES
+    caches: tuple[Cache, ...] = CACHES
+    go_env: dict[str, str] = field(default_factory=dict)
+    build_platform: str = "linux/amd64"
+
+    @property
+    def toolchains(self) -> dict[str, str]:
+        return {"go": self.go_version, "node": self.node_version}
+
+    def as_dict(self) -> dict:
+        return {
+            "go_version": self.go_version,
+            "images": self.images,
+            "go_module_env": self.go_env or {"(all)": "Go toolchain defaults"},
+            "caches": [
+                {"id": c.volume_id(self.toolchains, self.build_platform),
+                 "path": c.path, "sharing": c.sharing}
+                for c in self.caches
+            ],
+            "stages": [
+                {
+                    "name": s.name,
+                    "tier": s.tier,
+                    "from": s.parent or f"image:{s.image}",
+                    "needs": dependencies(s.name),
+                    "doc": s.doc,
+                    "copies": [p for st in s.steps if isinstance(st, Copy) and not st.from_stage for p in st.paths],
+                    "runs": [st.name for st in s.steps if isinstance(st, Run)],
+                }
+                for s in self.stages
+            ],
+        }

@@ -1,0 +1,191 @@
+"""The Dagger module, driven in-process through the real SDK (no engine).
+
+Assertions read the query chain the SDK would send: env, mounts, copies, execs.
+Where a script's behaviour matters (ldflags), the exact script is executed with
+`sh` against a recording stand-in for `go`.
+"""
+
+from __future__ import annotations
+
+import os
+import stat
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import spec
+from tests.conftest import STAMP, make_pipeline
+from tests.querychain import calls, chain, env, exec_env, sources_copied
+
+GO_VARS = ("GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY")
+
+
+def _download_exec(ctr):
+    """The exec that runs `go mod download`, with its env and mounts."""
+    found = [e for e in exec_env(ctr) if "go mod download" in e[0][-1]]
+    assert len(found) == 1
+    return found[0]
+
+
+def test_default_go_module_settings_are_the_toolchain_defaults(pipeline):
+    argv, e, _ = _download_exec(pipeline.deps("go-deps"))
+    assert not any(v in e for v in GO_VARS), "unset vars must keep the Go toolchain defaults"
+    assert e["GOFLAGS"] == "-mod=readonly"
+    assert e["GOTOOLCHAIN"] == "auto"
+    assert "go mod verify" in argv[-1]
+
+
+def test_user_go_module_override_reaches_the_deps_stage():
+    p = make_pipeline(goproxy="https://goproxy.corp.example,direct", goprivate="corp.example/*",
+                      gonosumdb="corp.example/*")
+    _, e, _ = _download_exec(p.deps("go-deps"))
+    assert e["GOPROXY"] == "https://goproxy.corp.example,direct"
+    assert e["GOPRIVATE"] == "corp.example/*"
+    assert e["GONOSUMDB"] == "corp.example/*"
+    assert "GOSUMDB" not in e
+
+
+def test_unsafe_go_settings_are_refused_before_any_container():
+    from pipeline.settings import SettingsError
+
+    with pytest.raises(SettingsError, match="goproxy"):
+        make_pipeline(goproxy="direct")
+    with pytest.raises(SettingsError, match="gosumdb"):
+        make_pipeline(gosumdb="off")
+    p = make_pipeline(goproxy="direct", gosumdb="off", allow_unsafe_go_modules=True)
+    _, e, _ = _download_exec(p.deps("go-deps"))
+    assert e["GOPROXY"] == "direct" and e["GOSUMDB"] == "off" and e["ALLOW_UNSAFE_GO_MODULES"] == "1"
+
+
+@pytest.mark.parametrize("fn,arg", [("deps", "go-deps"), ("deps", "web-deps"), ("build_tools", None),
+                                    ("app", None), ("test_container", None)])
+def test_every_cache_is_mounted_where_the_tool_looks(pipeline, fn, arg):
+    ctr = getattr(pipeline, fn)(arg) if arg else getattr(pipeline, fn)()
+    tool_path_var = {c.path: var for var, c in (("GOMODCACHE", spec.GOMODCACHE), ("GOCACHE", spec.GOCACHE),
+                                                  ("YARN_CACHE_FOLDER", spec.YARN_CACHE))}
+    seen = 0
+    for _argv, e, mounts in exec_env(ctr):
+        for path, key in mounts.items():
+            if key == "file":
+                continue
+            seen += 1
+            var = tool_path_var[path]
+            assert e[var] == path, f"{var} points at {e.get(var)}, cache mounted at {path}"
+            assert key.startswith("flamenco-")
+    assert seen, "no cache mounted at all"
+
+
+def test_cache_volume_names_separate_toolchains_and_platforms():
+    a = make_pipeline(go_version="1.25.5", platforms=["linux/amd64", "linux/arm64"])
+    b = make_pipeline(go_version="1.26.2")
+    keys_a = {k for _, _, m in exec_env(a.build_tools()) for k in m.values()}
+    keys_b = {k for _, _, m in exec_env(b.build_tools()) for k in m.values()}
+    assert any("1.25.5" in k for k in keys_a) and not any("1.25.5" in k for k in keys_b)
+    assert "flamenco-gomod" in keys_a & keys_b, "the module cache is content-addressed and shared"
+    assert all("linux-amd64" in k for k in keys_a if "gobuild" in k)
+
+
+def test_deps_stages_copy_only_manifests(pipeline):
+    assert sources_copied(pipeline.deps("go-deps")) == ["go.mod", "go.sum"]
+    assert sources_copied(pipeline.deps("web-deps")) == ["web/app/package.json", "web/app/yarn.lock"]
+    assert sources_copied(pipeline.build_tools()) == ["go.mod", "go.sum", "mage.go", "magefiles/", "internal/appinfo/"]
+
+
+def test_source_excludes_vcs_and_installed_dependencies(pipeline):
+    (whole,) = [c for c in calls(pipeline.app(), "withDirectory") if c.args["path"] == spec.SRC]
+    (filt,) = [c for c in chain(whole.args["source"]) if c.name == "filter"]
+    assert {".git", "**/node_modules"} <= set(filt.args["exclude"])
+
+
+def _fake_go(tmp_path: Path) -> Path:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    go = bin_dir / "go"
+    go.write_text(
+        "#!/bin/sh\n"
+        'if [ "$1 $2" = "list -m" ]; then echo example.com/flamenco-mini; exit 0; fi\n'
+        'printf "%s\\n" "$@" > "$RECORD"\n'
+    )
+    go.chmod(go.stat().st_mode | stat.S_IEXEC)
+    return bin_dir
+
+
+def test_ldflags_carry_version_hash_and_release_cycle(pipeline, tmp_path):
+    """Run the app stage's exact build script with its exact env against a recording `go`."""
+    (argv, e, _) = [x for x in exec_env(pipeline.app()) if "go build" in x[0][-1]][0]
+    record = tmp_path / "go-args"
+    run_env = {**e, "PATH": f"{_fake_go(tmp_path)}:{os.environ['PATH']}", "RECORD": str(record)}
+    script = argv[-1].replace("mkdir -p /out/bin", f"mkdir -p {tmp_path}/out")
+    subprocess.run(argv[:-1] + [script], env=run_env, check=True, cwd=tmp_path, capture_output=True)
+    args = record.read_text().splitlines()
+    ldflags = next(a for a in args if a.startswith("-ldflags="))
+    pkg = "example.com/flamenco-mini/internal/appinfo"
+    assert f"-X {pkg}.ApplicationVersion={STAMP['version']}" in ldflags
+    assert f"-X {pkg}.ApplicationGitHash={STAMP['git_hash']}" in ldflags
+    assert f"-X {pkg}.ReleaseCycle={STAMP['release_cycle']}" in ldflags
+    assert "./cmd/flamenco-manager" in args and "./cmd/flamenco-worker" in args
+    assert e["CGO_ENABLED"] == "0" and e["TARGETARCH"] == "amd64"
+
+
+def test_cross_compiles_on_the_build_platform():
+    p = make_pipeline(platforms=["linux/amd64", "linux/arm64"])
+    arm = p.app("linux/arm64")
+    froms = calls(arm, "from")
+    assert calls(arm, "container")[0].args == {}, "the builder runs natively, no emulation"
+    assert env(arm)["TARGETARCH"] == "arm64" and froms[0].args["address"].startswith("golang:")
+    worker = p.worker("linux/arm64")
+    assert calls(worker, "container")[0].args["platform"] == "linux/arm64"
+
+
+@pytest.mark.parametrize("kind", ["manager", "worker"])
+def test_runtime_images_do_not_run_as_root(pipeline, kind):
+    ctr = getattr(pipeline, kind)()
+    users = [c.args["name"] for c in calls(ctr, "withUser")]
+    assert users and users[-1] not in ("root", "0", "")
+    labels = {c.args["name"]: c.args["value"] for c in calls(ctr, "withLabel")}
+    assert labels["org.opencontainers.image.version"] == STAMP["version"]
+    assert labels["org.opencontainers.image.revision"] == STAMP["git_hash"]
+    assert labels["org.opencontainers.image.source"].startswith("https://")
+    assert calls(ctr, "withEntrypoint")[-1].args["args"][0].endswith(f"flamenco-{kind}")
+    assert not calls(ctr, "withMountedFile"), "no secret/CA mount may remain in a runtime image"
+
+
+def test_manager_exposes_8080_and_worker_has_ffmpeg(pipeline):
+    assert [c.args["port"] for c in calls(pipeline.manager(), "withExposedPort")] == [8080]
+    assert any("ffmpeg" in a[-1] for a in [c.args["args"] for c in calls(pipeline.worker(), "withExec")])
+
+
+def test_test_uses_a_non_failing_exec_and_collects_reports(pipeline):
+    import dagger
+
+    ctr = pipeline.test_container()
+    (test_exec,) = [c for c in calls(ctr, "withExec") if "gotestsum --junitfile" in c.args["args"][-1]]
+    assert test_exec.args["expect"] == dagger.ReturnType.ANY.value
+    reports = ctr.directory(spec.REPORTS)
+    assert chain(reports)[-1].name == "directory" and chain(reports)[-1].args["path"] == spec.REPORTS
+
+
+def test_extra_ca_is_mounted_for_network_steps_only():
+    from dagger import dag
+
+    p = make_pipeline(ca_cert=dag.host().file("/etc/ssl/certs/ca-certificates.crt"))
+    for argv, _e, mounts in exec_env(p.worker()):
+        network = "apt-get" in argv[-1]
+        assert (spec.CA_SECRET_PATH in mounts) == network
+    for argv, _e, mounts in exec_env(p.deps("go-deps")):
+        if "go mod download" in argv[-1]:
+            assert mounts[spec.CA_SECRET_PATH] == "file"
+
+
+def test_bad_stage_or_platform_argument_is_one_clear_line(pipeline):
+    with pytest.raises(ValueError, match="the deps tier has go-deps, web-deps"):
+        pipeline.deps("yarn")
+    with pytest.raises(ValueError, match="--platforms"):
+        pipeline.manager("linux/arm64")
+
+
+def test_binaries_cover_every_platform():
+    p = make_pipeline(platforms=["linux/amd64", "linux/arm64"])
+    dirs = [c.args["path"] for c in calls(p.binaries(), "withDirectory")]
+    assert dirs == ["linux-amd64", "linux-arm64"]
