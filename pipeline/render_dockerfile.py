@@ -35,7 +35,7 @@ def _comment(text: str) -> list[str]:
 
 
 def _cache_mount(c: spec.Cache) -> str:
-    return f"--mount=type=cache,id={c.volume_id(DOCKER_TOOLCHAINS, '${BUILDPLATFORM}')},target={c.path},sharing={c.sharing}"
+    return f"--mount=type=cache,id={c.volume_id(DOCKER_TOOLCHAINS, '${BUILDOS}/${BUILDARCH}')},target={c.path},sharing={c.sharing}"
 
 
 # BuildKit expands build args in mount options, so the Docker lane keys its
@@ -86,7 +86,7 @@ def _stage(st: spec.Stage) -> list[str]:
     if any(c.toolchain == "node" for c in caches):
         lines.append("ARG NODE_MAJOR=" + spec.PARAMS["NODE_IMAGE"].default.split(":")[1].split("-")[0])
     if any(c.toolchain for c in caches):
-        lines.append("ARG BUILDPLATFORM")
+        lines += ["ARG BUILDOS", "ARG BUILDARCH"]
     if st.platform == "target" and not st.image:
         lines += ["ARG TARGETOS", "ARG TARGETARCH"]
     lines += [_arg(a) for a in args]
