@@ -92,3 +92,22 @@ def test_help_starts_fast():
     t = time.perf_counter()
     subprocess.run([sys.executable, "-m", "pipeline.cli", "--help"], capture_output=True, check=True)
     assert time.perf_counter() - t < 2.0  # generous for loaded CI; bench/ measures the real number
+
+
+def test_compose_file_agrees_with_the_spec():
+    import re
+
+    import yaml
+
+    doc = yaml.safe_load((REPO_ROOT / "compose.dev.yml").read_text())
+    manager, worker = doc["services"]["manager"], doc["services"]["worker"]
+    assert manager["healthcheck"]["test"] == ["CMD", "bash", "-c", spec.MANAGER_HEALTHCHECK]
+    assert manager["ports"][0].endswith(f":{spec.MANAGER_PORT}")
+    assert manager["build"]["target"] == "manager" and worker["build"]["target"] == "worker"
+    shared = [v for v in manager["volumes"] if v.startswith("shared-storage:")]
+    assert shared == [f"shared-storage:{spec.SHARED_STORAGE}"] == [v for v in worker["volumes"]]
+    assert f"manager-data:{spec.DATA_DIR}" in manager["volumes"]
+    for param, value in manager["build"]["args"].items():
+        m = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
+        if param in spec.PARAMS and m and m.group(1):
+            assert m.group(1) == spec.PARAMS[param].default, param
