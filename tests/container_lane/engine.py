@@ -7,10 +7,13 @@ buildx, which this machine does not have.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import re
 import shlex
 import subprocess
+import time
 from collections.abc import Sequence
 
 DOCKER = "/usr/bin/docker"
@@ -102,3 +105,68 @@ def image_label(tag: str, key: str) -> str | None:
         return None
     labels = json.loads(proc.stdout.strip() or "null") or {}
     return labels.get(key)
+
+
+# BuildKit ``--progress=plain``: ``#12 [app 3/3] RUN ...`` opens vertex 12, later
+# lines ``#12 CACHED`` / ``#12 DONE 1.2s`` / ``#12 ERROR ...`` close it.
+_PLAIN_LINE = re.compile(r"^#(\d+) (.*)$")
+_PLAIN_TITLE = re.compile(r"^\[[^\]]+\] ")
+_PLAIN_DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
+
+
+def parse_plain_progress(text: str) -> dict[str, dict]:
+    """Step title -> ``{"cached": bool, "seconds": float | None}`` from plain progress.
+
+    Only titled vertices (``[stage n/m] ...`` and ``[internal] ...``) are kept;
+    ``seconds`` is None for cached or unfinished (failed, cancelled) steps.
+    """
+    titles: dict[str, str] = {}
+    steps: dict[str, dict] = {}
+    for line in text.splitlines():
+        m = _PLAIN_LINE.match(line.rstrip())
+        if not m:
+            continue
+        num, rest = m.groups()
+        if _PLAIN_TITLE.match(rest):
+            titles[num] = rest
+            steps.setdefault(rest, {"cached": False, "seconds": None})
+        elif num in titles:
+            step = steps[titles[num]]
+            if rest == "CACHED":
+                step["cached"] = True
+            elif d := _PLAIN_DONE.match(rest):
+                step["seconds"] = float(d.group(1))
+    return steps
+
+
+_PLAIN_LOG = re.compile(r"^#\d+ \d+\.\d+ (.*)$")
+
+
+def step_output(text: str) -> str:
+    """Only what the steps printed (``#12 0.218 text`` -> ``text``), one per line.
+
+    Unlike the whole progress text, this holds no step titles or echoed
+    scripts, so a message found here was really emitted.
+    """
+    return "\n".join(m.group(1) for line in text.splitlines() if (m := _PLAIN_LOG.match(line.rstrip())))
+
+
+def stage_runs(steps: dict[str, dict], stage: str) -> dict[str, dict]:
+    """The ``RUN`` steps of one stage from :func:`parse_plain_progress`."""
+    pat = re.compile(rf"^\[{re.escape(stage)} \d+/\d+\] RUN ")
+    return {title: info for title, info in steps.items() if pat.match(title)}
+
+
+@contextlib.contextmanager
+def timed(part: str, timings: dict[str, float] | None = None):
+    """Print ``[lane] part: 1.2s`` (also on failure) and record it in ``timings``."""
+    t0 = time.monotonic()
+    ok = False
+    try:
+        yield
+        ok = True
+    finally:
+        dt = time.monotonic() - t0
+        if timings is not None:
+            timings[part] = dt
+        print(f"[lane] {part}: {dt:.1f}s" + ("" if ok else " (failed)"), flush=True)

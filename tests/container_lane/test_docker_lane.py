@@ -1,0 +1,319 @@
+"""The plain-Docker lane for real: Dockerfile.dev built by BuildKit from the
+flamenco-mini fixture, then the images run and the exports read.
+
+The default build (manager, worker, reports, binaries) happens once per
+session (``default_build`` in conftest.py); the other tests reuse it or build
+from their own modified copy of the fixture.  Run with ``-s`` for timings.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.error
+import urllib.request
+import uuid
+
+import pytest
+from junitparser import Failure, JUnitXml, Skipped, TestSuite
+from junitparser import Error as JUnitError
+
+from pipeline import spec
+from pipeline.settings import SettingsError
+
+from .conftest import STAMP
+from .engine import (
+    image_exists,
+    image_label,
+    parse_plain_progress,
+    run_docker,
+    stage_runs,
+    step_output,
+    timed,
+)
+
+pytestmark = pytest.mark.docker
+
+# What `go test -short ./...` runs in tests/fixtures/flamenco-mini (see its
+# README): 19 tests, TestServeOnRealSocket skipped under -short.
+FIXTURE_TESTS = 19
+FIXTURE_SKIPPED = 1
+
+# The first test to touch `default_build` pays for the cold build.
+BUILD = pytest.mark.timeout(1800)
+
+
+def docker_out(*args: str, **kw) -> str:
+    return run_docker(list(args), **kw).stdout.strip()
+
+
+def junit_counts(path) -> dict:
+    """Counts from the test cases themselves (not the suites' attributes)."""
+    counts = {"tests": 0, "failures": 0, "errors": 0, "skipped": 0, "failed": []}
+    xml = JUnitXml.fromfile(str(path))
+    suites = [xml] if isinstance(xml, TestSuite) else list(xml)
+    for suite in suites:
+        for case in suite:
+            counts["tests"] += 1
+            kinds = {type(r) for r in case.result}
+            if Failure in kinds:
+                counts["failures"] += 1
+                counts["failed"].append(case.name)
+            if JUnitError in kinds:
+                counts["errors"] += 1
+            if Skipped in kinds:
+                counts["skipped"] += 1
+    return counts
+
+
+# --------------------------------------------------------------------------- #
+# 1. images and exports
+
+
+@BUILD
+def test_images_and_exports_build(default_build):
+    assert image_exists(default_build.manager)
+    assert image_exists(default_build.worker)
+    assert (default_build.reports / "junit.xml").is_file()
+    for name in ("flamenco-manager", "flamenco-worker"):
+        binary = default_build.binaries / name
+        assert binary.is_file(), sorted(p.name for p in default_build.binaries.iterdir())
+        assert binary.stat().st_mode & 0o111, f"{binary} is not executable"
+
+
+# --------------------------------------------------------------------------- #
+# 2. stamp
+
+
+@BUILD
+@pytest.mark.parametrize("kind", ["manager", "worker"])
+def test_version_stamp(default_build, kind):
+    image = getattr(default_build, kind)
+    out = docker_out("run", "--rm", image, "-version")
+    assert STAMP.version in out, out
+    assert STAMP.git_hash in out, out
+
+
+# --------------------------------------------------------------------------- #
+# 3. runtime images
+
+
+@BUILD
+@pytest.mark.parametrize("kind", ["manager", "worker"])
+def test_runtime_image_runs_as_non_root(default_build, kind):
+    uid = docker_out("run", "--rm", "--entrypoint", "id", getattr(default_build, kind), "-u")
+    assert uid.isdigit() and int(uid) != 0, uid
+
+
+@BUILD
+@pytest.mark.parametrize("kind", ["manager", "worker"])
+def test_runtime_image_labels(default_build, kind):
+    image = getattr(default_build, kind)
+    assert image_label(image, "org.opencontainers.image.version") == STAMP.version
+    assert image_label(image, "org.opencontainers.image.revision") == STAMP.git_hash
+    assert (image_label(image, "org.opencontainers.image.source") or "").startswith("https://")
+
+
+@BUILD
+def test_worker_has_ffmpeg(default_build):
+    out = docker_out("run", "--rm", "--entrypoint", "ffmpeg", default_build.worker, "-hide_banner", "-version")
+    assert out.startswith("ffmpeg version"), out
+
+
+@BUILD
+@pytest.mark.parametrize("kind", ["manager", "worker"])
+def test_runtime_image_has_no_build_tools(default_build, kind):
+    proc = run_docker(
+        ["run", "--rm", "--entrypoint", "sh", getattr(default_build, kind), "-c", "command -v go git gcc; true"]
+    )
+    assert proc.stdout.strip() == "", f"build tools in the runtime image: {proc.stdout}"
+
+
+@BUILD
+def test_manager_exposes_8080(default_build):
+    ports = json.loads(docker_out("image", "inspect", "--format", "{{json .Config.ExposedPorts}}", default_build.manager))
+    assert "8080/tcp" in (ports or {}), ports
+
+
+# --------------------------------------------------------------------------- #
+# 4. the cache mounts are where the tools look
+
+
+@BUILD
+def test_go_cache_paths(lane, default_build):
+    tag = "flamenco-lane/build-tools:lane-test"
+    lane.build("build-tools", default_build.context, tag=tag).check()
+    out = docker_out("run", "--rm", "--entrypoint", "go", tag, "env", "GOMODCACHE", "GOCACHE").splitlines()
+    assert out == [spec.GOMODCACHE.path, spec.GOCACHE.path]
+
+
+@BUILD
+def test_yarn_cache_path(lane, default_build):
+    tag = "flamenco-lane/web-deps:lane-test"
+    lane.build("web-deps", default_build.context, tag=tag).check()
+    out = docker_out("run", "--rm", "--entrypoint", "yarn", tag, "cache", "dir")
+    assert out.splitlines()[-1].startswith(spec.YARN_CACHE.path), out
+
+
+# --------------------------------------------------------------------------- #
+# 5. the manager serves and becomes healthy
+
+
+@BUILD
+def test_manager_serves_version_and_is_healthy(default_build):
+    cid = docker_out("run", "-d", "-p", "127.0.0.1::8080", default_build.manager)
+    try:
+        host_port = docker_out("port", cid, "8080/tcp").splitlines()[0].strip()
+        url = f"http://{host_port}/api/v3/version"
+
+        body, last_error = None, None
+        with timed("manager answers /api/v3/version"):
+            deadline = time.monotonic() + 30
+            while time.monotonic() < deadline:
+                try:
+                    with urllib.request.urlopen(url, timeout=3) as resp:
+                        body = json.loads(resp.read())
+                        break
+                except (urllib.error.URLError, ConnectionError, OSError) as exc:
+                    last_error = exc
+                    time.sleep(0.5)
+        assert body is not None, f"{url} did not answer in 30s: {last_error}\n" + docker_out("logs", cid)
+        assert body["version"] == STAMP.version, body
+        assert body["git"] == STAMP.git_hash, body
+
+        status = None
+        with timed("manager healthy"):
+            deadline = time.monotonic() + 60
+            while time.monotonic() < deadline:
+                status = docker_out("inspect", "--format", "{{.State.Health.Status}}", cid)
+                if status in ("healthy", "unhealthy"):
+                    break
+                time.sleep(1)
+        assert status == "healthy", (
+            f"health status {status!r}; last checks:\n"
+            + docker_out("inspect", "--format", "{{json .State.Health}}", cid)
+        )
+    finally:
+        run_docker(["rm", "-f", cid], check=False)
+
+
+# --------------------------------------------------------------------------- #
+# 6. test reports
+
+
+@BUILD
+def test_reports_export(default_build):
+    reports = default_build.reports
+    counts = junit_counts(reports / "junit.xml")
+    print(f"[lane] junit: {counts}")
+    assert counts["tests"] == FIXTURE_TESTS, counts
+    assert counts["failures"] == 0 and counts["errors"] == 0, counts
+    assert counts["skipped"] == FIXTURE_SKIPPED, counts
+    assert (reports / "exit-code").read_text().strip() == "0"
+    assert (reports / "coverage.txt").is_file()
+    assert "total:" in (reports / "coverage.txt").read_text()
+
+
+# --------------------------------------------------------------------------- #
+# 7. a failing test still yields its report
+
+
+@BUILD
+def test_failing_test_still_reports(lane, fixture_copy, default_build, tmp_path):
+    src = fixture_copy("failing")
+    (src / "internal/appinfo/testdata/fail").write_text("make TestFixtureCanFail fail\n")
+    out = tmp_path / "reports"
+    lane.build("reports", src, output=out, label="reports (failing test)").check()
+
+    assert (out / "exit-code").read_text().strip() != "0"
+    counts = junit_counts(out / "junit.xml")
+    print(f"[lane] junit (failing): {counts}")
+    assert counts["failures"] == 1, counts
+    assert counts["failed"] == ["TestFixtureCanFail"], counts
+
+
+# --------------------------------------------------------------------------- #
+# 8. a source-only change re-runs only the compile
+
+
+@BUILD
+def test_source_change_rebuilds_only_app(lane, fixture_copy, default_build):
+    src = fixture_copy("source-change")
+    main_go = src / "cmd/flamenco-manager/main.go"
+    # unique per run: a change seen before would be a cache hit
+    main_go.write_text(main_go.read_text() + f"\n// changed by the container lane test {uuid.uuid4()}\n")
+    tag = "flamenco-manager:lane-test-changed"
+    try:
+        result = lane.build("manager", src, tag=tag, label="manager (source change)").check()
+        steps = parse_plain_progress(result.output)
+        for stage in ("go-deps", "web-deps", "build-tools"):
+            runs = stage_runs(steps, stage)
+            assert runs, f"no RUN step of {stage} in the progress output (log {result.log_path})"
+            assert all(r["cached"] for r in runs.values()), f"{stage} re-ran: {runs}"
+        app = stage_runs(steps, "app")
+        assert app, f"no RUN step of app in the progress output (log {result.log_path})"
+        for title, info in app.items():
+            assert not info["cached"] and info["seconds"] is not None, (title, info)
+            print(f"[lane] app go build after a source change: {info['seconds']:.1f}s")
+    finally:
+        run_docker(["rmi", tag], check=False)
+
+
+# --------------------------------------------------------------------------- #
+# 9. Go module safety
+
+
+def test_settings_refuse_goproxy_direct(lane):
+    with pytest.raises(SettingsError, match="goproxy"):
+        lane.settings(goproxy="direct")
+    # the explicit opt-in is accepted
+    assert lane.settings(goproxy="direct", allow_unsafe_go_modules=True).goproxy == "direct"
+
+
+@pytest.mark.timeout(600)
+def test_dockerfile_refuses_goproxy_direct(lane, fixture_copy):
+    """Plain `docker build` users skip the settings validation: the stage refuses."""
+    args = lane.args() | {"GOPROXY": "direct"}
+    assert args["ALLOW_UNSAFE_GO_MODULES"] == "0"
+    result = lane.build("go-deps", fixture_copy("guard"), args=args, timeout=120, label="go-deps GOPROXY=direct")
+    assert not result.ok, result.tail()
+    assert result.seconds < 60, f"took {result.seconds:.1f}s"
+    # what the step printed, not the script text in the step's title
+    emitted = step_output(result.output)
+    assert "flamenco-pipeline: GOPROXY='direct' bypasses the module proxy" in emitted, result.tail()
+    assert "exit code: 2" in result.output, result.tail()
+
+
+UNREACHABLE_MODULE = "lane-unreachable.invalid/mod"  # .invalid never resolves (RFC 2606)
+STEP_TIMEOUT = 120
+
+
+@BUILD
+def test_direct_mode_fails_fast_on_unreachable_vcs(lane, fixture_copy, default_build):
+    """Opted in to GOPROXY=direct, a module whose VCS host is unreachable fails, within STEP_TIMEOUT.
+
+    Depends on default_build so that the fixture's own modules are already in
+    the shared module cache: the only download left is the unreachable one.
+    """
+    settings = lane.settings(goproxy="direct", allow_unsafe_go_modules=True, step_timeout=STEP_TIMEOUT)
+    args = lane.args(settings)
+    assert args["GOPROXY"] == "direct" and args["ALLOW_UNSAFE_GO_MODULES"] == "1"
+    assert args["STEP_TIMEOUT"] == str(STEP_TIMEOUT)
+
+    src = fixture_copy("direct")
+    go_mod = src / "go.mod"
+    go_mod.write_text(go_mod.read_text() + f"\nrequire {UNREACHABLE_MODULE} v1.0.0\n")
+
+    result = lane.build(
+        "go-deps", src, args=args, settings=settings, timeout=STEP_TIMEOUT + 180, label="go-deps direct unreachable"
+    )
+    print(f"[lane] GOPROXY=direct with an unreachable VCS host failed after {result.seconds:.1f}s")
+    assert not result.ok, result.tail()
+    assert result.seconds < STEP_TIMEOUT + 60, f"took {result.seconds:.1f}s"
+    emitted = step_output(result.output)  # what the step printed, not its script
+    assert "bypasses the module proxy" not in emitted, "the opt-in was not honoured"
+    assert UNREACHABLE_MODULE in emitted, result.tail()
+    assert (
+        "flamenco-pipeline: go mod download failed" in emitted
+        or f"flamenco-pipeline: step 'go mod download' took longer than {STEP_TIMEOUT}s" in emitted
+    ), result.tail()
