@@ -22,7 +22,7 @@ from pipeline.docker_lane import DockerBuild, build_args
 from pipeline.settings import Settings, load_settings
 from pipeline.source_facts import BuildStamp
 
-from .engine import engine_available, run_docker, timed
+from .engine import engine_available, timed
 from .standins import ensure_standins_timed
 
 HERE = Path(__file__).resolve().parent
@@ -226,22 +226,3 @@ def default_build(lane, fixture_copy, tmp_path_factory) -> DefaultBuild:
     for result in results.values():
         result.check()
     return DefaultBuild(context, MANAGER_TAG, WORKER_TAG, reports, binaries, results)
-
-
-# --------------------------------------------------------------------------- #
-# containers
-
-
-@pytest.fixture
-def run_container():
-    """``run_container(*docker_run_args) -> id``: detached; removed after the test."""
-    started: list[str] = []
-
-    def start(*args: str) -> str:
-        cid = run_docker(["run", "-d", *args]).stdout.strip()
-        started.append(cid)
-        return cid
-
-    yield start
-    for cid in started:
-        run_docker(["rm", "-f", cid], check=False)
