@@ -38,8 +38,11 @@ def _cache_mount(c: spec.Cache) -> str:
     return f"--mount=type=cache,id={c.volume_id(DOCKER_TOOLCHAINS, '${BUILDOS}/${BUILDARCH}')},target={c.path},sharing={c.sharing}"
 
 
-# BuildKit expands build args in mount options, so the Docker lane keys its
-# cache ids by the same toolchain/platform as the Dagger lane.
+# Intended to key cache ids by toolchain/platform like the Dagger lane. KNOWN GAP:
+# Docker 20.10's built-in Dockerfile frontend does NOT expand build args in
+# mount options (dockerfile >= 1.3 does), so there every Go version/platform
+# shares one literal id. Safe (Go's build cache keys by toolchain itself) but
+# not the separation the Dagger lane has; tracked in the session note.
 DOCKER_TOOLCHAINS = {"go": "${GO_VERSION}", "node": "${NODE_MAJOR}"}
 
 
