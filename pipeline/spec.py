@@ -201,7 +201,13 @@ case "${proxies}" in
 esac
 if [ "${GOSUMDB:-}" = off ] && [ "${ALLOW_UNSAFE_GO_MODULES:-0}" != 1 ]; then
   echo "flamenco-pipeline: GOSUMDB=off disables checksum verification; unset it or set ALLOW_UNSAFE_GO_MODULES=1" >&2; exit 2
-fi"""
+fi
+for patterns in "${GOPRIVATE:-}" "${GONOSUMDB:-}" "${GONOPROXY:-}"; do
+  case ",${patterns}," in
+    *,\*,*|*,\*/\*,*)
+      [ "${ALLOW_UNSAFE_GO_MODULES:-0}" = 1 ] || { echo "flamenco-pipeline: a bare '*' in GOPRIVATE/GONOSUMDB/GONOPROXY skips the proxy and checksum database; list your private module paths or set ALLOW_UNSAFE_GO_MODULES=1" >&2; exit 2; } ;;
+  esac
+done"""
 
 # `go env -json` inside the build: the effective values, not our defaults (for the report).
 SHOW_GO_ENV = (
@@ -247,9 +253,11 @@ staticcheck ./..."""
 ADD_USER = (
     f"groupadd --gid {RUNTIME_UID} {RUNTIME_USER} && "
     f"useradd --uid {RUNTIME_UID} --gid {RUNTIME_UID} --home-dir {DATA_DIR} --shell /usr/sbin/nologin {RUNTIME_USER} && "
-    f"mkdir -p {DATA_DIR} {APP_DIR}/flamenco-manager-storage {SHARED_STORAGE} && "
-    f"chown -R {RUNTIME_USER}:{RUNTIME_USER} {DATA_DIR} {APP_DIR}/flamenco-manager-storage {SHARED_STORAGE}"
+    f"install -d -o {RUNTIME_USER} -g {RUNTIME_USER} {DATA_DIR} {SHARED_STORAGE}"
 )
+# Flamenco resolves local_manager_storage_path next to the executable.
+MANAGER_STORAGE = f"{APP_DIR}/flamenco-manager-storage"
+ADD_MANAGER_STORAGE = f"install -d -o {RUNTIME_USER} -g {RUNTIME_USER} {MANAGER_STORAGE}"
 
 INSTALL_FFMPEG = (
     "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg "
@@ -378,7 +386,7 @@ STAGES: tuple[Stage, ...] = (
         image="runtime", platform="target", workdir=DATA_DIR,
         env=(("HOME", DATA_DIR),),
         steps=(
-            Run("add user", ADD_USER),
+            Run("add user", ADD_USER + " && " + ADD_MANAGER_STORAGE),
             Copy((f"{OUT}/bin/flamenco-manager",), dest=f"{APP_DIR}/flamenco-manager", from_stage="app"),
         ),
         user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-manager",), expose=(MANAGER_PORT,),

@@ -107,6 +107,7 @@ def test_compose_file_agrees_with_the_spec():
     shared = [v for v in manager["volumes"] if v.startswith("shared-storage:")]
     assert shared == [f"shared-storage:{spec.SHARED_STORAGE}"] == [v for v in worker["volumes"]]
     assert f"manager-data:{spec.DATA_DIR}" in manager["volumes"]
+    assert f"manager-storage:{spec.MANAGER_STORAGE}" in manager["volumes"]
     for param, value in manager["build"]["args"].items():
         m = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
         if param in spec.PARAMS and m and m.group(1):

@@ -271,16 +271,25 @@ def test_settings_refuse_goproxy_direct(lane):
 
 
 @pytest.mark.timeout(600)
-def test_dockerfile_refuses_goproxy_direct(lane, fixture_copy):
+@pytest.mark.parametrize(
+    "unsafe,message",
+    [
+        ({"GOPROXY": "direct"}, "flamenco-pipeline: GOPROXY='direct' bypasses the module proxy"),
+        ({"GOPROXY": "https://goproxy.corp.example|off"}, "bypasses the module proxy"),
+        ({"GOSUMDB": "off"}, "flamenco-pipeline: GOSUMDB=off disables checksum verification"),
+        ({"GOPRIVATE": "*"}, "a bare '*' in GOPRIVATE/GONOSUMDB/GONOPROXY"),
+    ],
+)
+def test_dockerfile_refuses_unsafe_go_settings(lane, fixture_copy, unsafe, message):
     """Plain `docker build` users skip the settings validation: the stage refuses."""
-    args = lane.args() | {"GOPROXY": "direct"}
+    args = lane.args() | unsafe
     assert args["ALLOW_UNSAFE_GO_MODULES"] == "0"
-    result = lane.build("go-deps", fixture_copy("guard"), args=args, timeout=120, label="go-deps GOPROXY=direct")
+    result = lane.build("go-deps", fixture_copy("guard"), args=args, timeout=120, label=f"go-deps {unsafe}")
     assert not result.ok, result.tail()
     assert result.seconds < 60, f"took {result.seconds:.1f}s"
     # what the step printed, not the script text in the step's title
     emitted = step_output(result.output)
-    assert "flamenco-pipeline: GOPROXY='direct' bypasses the module proxy" in emitted, result.tail()
+    assert message in emitted, result.tail()
     assert "exit code: 2" in result.output, result.tail()
 
 
