@@ -108,7 +108,37 @@ def check_export_dir(path: Path) -> Path:
     return path
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    """Commands that live in other modules, imported only when used (fast --help)."""
+
+    LAZY = {
+        "repro": ("pipeline.cli_repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
+        "summary": ("pipeline.cli_repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
+        "report": ("pipeline.cli_report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
+    }
+
+    def list_commands(self, ctx):
+        return sorted(set(super().list_commands(ctx)) | set(self.LAZY))
+
+    def get_command(self, ctx, name):
+        if name in self.LAZY:
+            import importlib
+
+            module, attr, _ = self.LAZY[name]
+            try:
+                return getattr(importlib.import_module(module), attr)
+            except (ImportError, AttributeError):
+                return None
+        return super().get_command(ctx, name)
+
+    def format_commands(self, ctx, formatter):
+        rows = [(n, self.LAZY[n][2] if n in self.LAZY else super().get_command(ctx, n).get_short_help_str(60))
+                for n in self.list_commands(ctx)]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="flamenco-pipeline")
 def main() -> None:
     """Build, test and package Flamenco (manager + worker images) as cached stages.
