@@ -132,7 +132,7 @@ class LazyGroup(click.Group):
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter):
-        rows = [(n, self.LAZY[n][2] if n in self.LAZY else super().get_command(ctx, n).get_short_help_str(60))
+        rows = [(n, self.LAZY[n][2] if n in self.LAZY else click.Group.get_command(self, ctx, n).get_short_help_str(60))
                 for n in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
