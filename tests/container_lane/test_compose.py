@@ -1,0 +1,101 @@
+"""compose.dev.yml for real: a manager and scaled workers, talking over compose's network.
+
+The images come from the session's Dockerfile.dev build (`default_build`) and are
+handed to compose through MANAGER_IMAGE / WORKER_IMAGE with `up --no-build`, so
+this checks compose's own part: services, health check, depends_on, scaling and
+the shared storage volume.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from pipeline import spec
+
+from .conftest import STAMP
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Farm:
+    def __init__(self, default_build, workers: int):
+        self.project = f"lane{uuid.uuid4().hex[:8]}"
+        self.port = _free_port()
+        self.workers = workers
+        self.env = {
+            **os.environ,
+            "PWD": str(ROOT),
+            "FLAMENCO_SOURCE": str(default_build.context),
+            "FLAMENCO_GIT_HASH": STAMP.git_hash,
+            "MANAGER_IMAGE": default_build.manager,
+            "WORKER_IMAGE": default_build.worker,
+            "MANAGER_PORT": str(self.port),
+            "PATH": "/usr/bin:" + os.environ.get("PATH", ""),  # the Debian docker client
+        }
+
+    def compose(self, *args: str, check: bool = True, timeout: float = 180) -> subprocess.CompletedProcess:
+        cmd = [COMPOSE, "-f", str(ROOT / "compose.dev.yml"), "-p", self.project, *args]
+        return subprocess.run(cmd, env=self.env, cwd=ROOT, text=True, capture_output=True, timeout=timeout, check=check)
+
+    def get(self, path: str):
+        with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as r:
+            return json.loads(r.read())
+
+    def manager_health(self) -> str:
+        cid = self.compose("ps", "-q", "manager").stdout.strip()
+        out = subprocess.run(["/usr/bin/docker", "inspect", "-f", "{{.State.Health.Status}}", cid],
+                             capture_output=True, text=True)
+        return out.stdout.strip()
+
+
+@pytest.mark.timeout(300)
+@pytest.mark.parametrize("workers", [1, 3])
+def test_compose_farm_manager_and_workers_talk(default_build, workers):
+    farm = Farm(default_build, workers)
+    try:
+        t0 = time.monotonic()
+        up = farm.compose("up", "-d", "--no-build", "--scale", f"worker={workers}", check=False)
+        assert up.returncode == 0, up.stderr[-3000:]
+        # depends_on: service_healthy means `up -d` returns after the manager is healthy
+        assert farm.manager_health() == "healthy"
+        version = farm.get("/api/v3/version")
+        assert (version["version"], version["git"]) == (STAMP.version, STAMP.git_hash)
+
+        deadline = time.monotonic() + 60
+        signed_on = 0
+        while time.monotonic() < deadline:
+            logs = farm.compose("logs", "--no-color", "worker").stdout
+            signed_on = logs.count("signed on as")
+            if signed_on >= workers:
+                break
+            time.sleep(0.5)
+        elapsed = time.monotonic() - t0
+        assert signed_on == workers, logs[-3000:]
+        listed = farm.get("/api/v3/worker-mgt/workers")["workers"]
+        assert len(listed) == workers
+        print(f"[lane] compose farm with {workers} worker(s): up and all signed on in {elapsed:.1f}s")
+
+        # the shared storage is one volume at the same path in manager and every worker
+        probe = f"probe-{uuid.uuid4().hex[:6]}"
+        farm.compose("exec", "-T", "manager", "bash", "-c", f"echo {probe} > {spec.SHARED_STORAGE}/{probe}")
+        seen = farm.compose("exec", "-T", "--index=1", "worker", "cat", f"{spec.SHARED_STORAGE}/{probe}").stdout
+        assert seen.strip() == probe
+    finally:
+        farm.compose("down", "-v", "--remove-orphans", check=False)
