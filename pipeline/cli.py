@@ -38,6 +38,7 @@ SETTING_FLAGS = (
     ("gonoproxy", str, "GONOPROXY globs."),
     ("goflags", str, "GOFLAGS (default -mod=readonly)."),
     ("ca_cert", click.Path(path_type=Path), "Extra PEM CA bundle to trust."),
+    ("go_netrc", click.Path(path_type=Path), "netrc for private Go modules (passed as a secret)."),
     ("version", str, "Version to stamp (default: Makefile VERSION)."),
     ("git_hash", str, "Git hash to stamp (default: .git, then CI env)."),
     ("release_cycle", str, "alpha|beta|rc|release (default: Makefile)."),
@@ -209,7 +210,7 @@ def with_pipeline(settings, action):
 
         from pipeline.main import FlamencoPipeline
 
-        kwargs = dict(settings.model_dump(exclude={"source", "ca_cert"}))
+        kwargs = dict(settings.model_dump(exclude={"source", "ca_cert", "go_netrc"}))
         if settings.source is not None:
             gover, stamp = local_facts(settings)
             kwargs |= {"go_version": gover, "version": stamp.version, "git_hash": stamp.git_hash,
@@ -217,7 +218,8 @@ def with_pipeline(settings, action):
         async with dagger.connection(dagger.Config(log_output=sys.stderr)):
             source = dag.host().directory(str(settings.source)) if settings.source else None
             ca = dag.host().file(str(settings.ca_cert)) if settings.ca_cert else None
-            pipe = await FlamencoPipeline.create(source=source, ca_cert=ca, **kwargs)
+            netrc = dag.set_secret("go-netrc", settings.go_netrc.read_text()) if settings.go_netrc else None
+            pipe = await FlamencoPipeline.create(source=source, ca_cert=ca, go_netrc=netrc, **kwargs)
             return await action(pipe)
 
     try:
@@ -345,7 +347,7 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     code = 0
     for target in targets:
         b = DockerBuild(
-            context=settings.source, target=target, args=args, ca_cert=settings.ca_cert,
+            context=settings.source, target=target, args=args, ca_cert=settings.ca_cert, go_netrc=settings.go_netrc,
             tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
             output=export / target if target in EXPORTS else None,
         )

@@ -57,35 +57,42 @@ def without_caches(caches: tuple[spec.Cache, ...]):
     return step
 
 
-def with_extra_ca(ca: dagger.File | None):
-    """Mount the extra CA bundle for one step; it never lands in a layer."""
+def with_step_mounts(ids: tuple[str, ...], mounts: dict[str, dagger.File | dagger.Secret]):
+    """Mount the optional CA bundle / netrc for one step; they never land in a layer."""
 
     def step(ctr: dagger.Container) -> dagger.Container:
-        return ctr if ca is None else ctr.with_mounted_file(spec.CA_SECRET_PATH, ca)
+        for sid in ids:
+            obj = mounts.get(sid)
+            if isinstance(obj, dagger.Secret):
+                ctr = ctr.with_mounted_secret(spec.SECRET_MOUNTS[sid], obj)
+            elif obj is not None:
+                ctr = ctr.with_mounted_file(spec.SECRET_MOUNTS[sid], obj)
+        return ctr
 
     return step
 
 
-def without_extra_ca(ca: dagger.File | None):
+def without_step_mounts(ids: tuple[str, ...], mounts: dict[str, dagger.File | dagger.Secret]):
     def step(ctr: dagger.Container) -> dagger.Container:
-        return ctr if ca is None else ctr.without_mount(spec.CA_SECRET_PATH)
+        for sid in ids:
+            if mounts.get(sid) is not None:
+                ctr = ctr.without_mount(spec.SECRET_MOUNTS[sid])
+        return ctr
 
     return step
 
 
-def with_run(run: spec.Run, *, ca: dagger.File | None, toolchains: dict[str, str], build_platform: str):
-    """One spec Run step: caches and CA mounted for the step only, then `sh -c`."""
+def with_run(run: spec.Run, *, mounts: dict, toolchains: dict[str, str], build_platform: str):
+    """One spec Run step: caches and secret mounts for the step only, then `sh -c`."""
 
     def step(ctr: dagger.Container) -> dagger.Container:
         ctr = ctr.with_(with_caches(run.caches, toolchains, build_platform))
-        if run.network:
-            ctr = ctr.with_(with_extra_ca(ca))
+        ctr = ctr.with_(with_step_mounts(run.mounts, mounts))
         ctr = ctr.with_exec(
             ["sh", "-c", spec.step_script(run)],
             expect=dagger.ReturnType.ANY if run.keep_going else dagger.ReturnType.SUCCESS,
         )
-        if run.network:
-            ctr = ctr.with_(without_extra_ca(ca))
+        ctr = ctr.with_(without_step_mounts(run.mounts, mounts))
         return ctr.with_(without_caches(run.caches))
 
     return step
@@ -100,7 +107,7 @@ class StageGraph:
     params: dict[str, str | None]  # spec.PARAMS name -> value (None = unset)
     toolchains: dict[str, str]  # "go"/"node" -> version, for cache volume ids
     build_platform: str = "linux/amd64"
-    ca: dagger.File | None = None
+    mounts: dict = field(default_factory=dict)  # SECRET_MOUNTS id -> dagger.File / dagger.Secret
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -137,7 +144,7 @@ class StageGraph:
                 ctr = self._copy(ctr, step, platform)
             else:
                 ctr = ctr.with_(
-                    with_run(step, ca=self.ca, toolchains=self.toolchains, build_platform=self.build_platform)
+                    with_run(step, mounts=self.mounts, toolchains=self.toolchains, build_platform=self.build_platform)
                 )
         if st.user:
             ctr = ctr.with_user(st.user)

@@ -63,6 +63,7 @@ class DockerBuild:
     tag: str | None = None
     output: Path | None = None  # for export stages: --output type=local,dest=...
     ca_cert: Path | None = None
+    go_netrc: Path | None = None
     progress: str = "plain"
     extra: list[str] = field(default_factory=list)
     dockerfile: Path = DOCKERFILE
@@ -77,6 +78,8 @@ class DockerBuild:
             cmd += ["--output", f"type=local,dest={self.output}"]
         if self.ca_cert:
             cmd += ["--secret", f"id=extra_ca,src={self.ca_cert}"]
+        if self.go_netrc:
+            cmd += ["--secret", f"id=go_netrc,src={self.go_netrc}"]
         return cmd + self.extra + [str(self.context)]
 
     def run(self, *, log_path: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:

@@ -53,6 +53,7 @@ class FlamencoPipeline:
 
     source: dagger.Directory
     ca_cert: dagger.File | None
+    go_netrc: dagger.Secret | None
     settings_json: str
     go_version: str
     version: str
@@ -78,6 +79,7 @@ class FlamencoPipeline:
         allow_unsafe_go_modules: Annotated[bool, Doc("Allow GOPROXY=direct/off, GOSUMDB=off, GOPRIVATE=*")] = False,
         goflags: Annotated[str, Doc("GOFLAGS for every Go step")] = "-mod=readonly",
         ca_cert: Annotated[dagger.File | None, Doc("Extra PEM CA bundle to trust (corporate TLS proxy)")] = None,
+        go_netrc: Annotated[dagger.Secret | None, Doc("netrc for private Go modules (e.g. file://$HOME/.netrc); mounted per Go step only")] = None,
         version: Annotated[OptStr, Doc("Version to stamp; default: the source's Makefile VERSION")] = None,
         git_hash: Annotated[OptStr, Doc("Git hash to stamp; default: the source's .git or the git ref's commit")] = None,
         release_cycle: Annotated[OptStr, Doc("alpha, beta, rc or release; default: Makefile RELEASE_CYCLE")] = None,
@@ -119,6 +121,7 @@ class FlamencoPipeline:
         return cls(
             source=source,
             ca_cert=ca_cert,
+            go_netrc=go_netrc,
             settings_json=settings.model_dump_json(),
             go_version=gover,
             version=stamp.version,
@@ -158,7 +161,7 @@ class FlamencoPipeline:
             images=images,
             params=params,
             toolchains={"go": self.go_version, "node": node_major(s.node_image)},
-            ca=self.ca_cert,
+            mounts={"extra_ca": self.ca_cert, "go_netrc": self.go_netrc},
         )
 
     def _platform(self, platform: str | None) -> str:

@@ -22,6 +22,7 @@ HEADER = """\
 # `flamenco-pipeline docker build` passes every build arg from the same settings as the Dagger lane.
 # Targets: manager, worker, reports (export: --output type=local,dest=DIR), binaries, check.
 # Extra CA bundle (corporate TLS proxy): --secret id=extra_ca,src=/path/ca.pem (never stored in a layer).
+# Private Go modules: --secret id=go_netrc,src=$HOME/.netrc (mounted at /root/.netrc for Go steps only).
 """
 
 
@@ -48,8 +49,7 @@ DOCKER_TOOLCHAINS = {"go": "${GO_VERSION}", "node": "${NODE_MAJOR}"}
 
 def _run(step: spec.Run) -> list[str]:
     mounts = [_cache_mount(c) for c in step.caches]
-    if step.network:
-        mounts.append(f"--mount=type=secret,id=extra_ca,target={spec.CA_SECRET_PATH}")
+    mounts += [f"--mount=type=secret,id={sid},target={spec.SECRET_MOUNTS[sid]}" for sid in step.mounts]
     lines = [f"# step: {step.name}", *_comment(step.script)]
     argv = json.dumps(["sh", "-c", spec.step_script(step)])
     lines.append("RUN " + " ".join(mounts + [argv]) if mounts else f"RUN {argv}")

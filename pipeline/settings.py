@@ -49,6 +49,8 @@ class SettingsError(ValueError):
     """A user mistake in the settings: one line, no traceback."""
 
     def __init__(self, setting: str, value: Any, problem: str):
+        # One line, whatever the user typed: control characters are shown escaped.
+        problem = "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
         self.setting, self.value, self.problem = setting, value, problem
         shown = "<secret>" if "password" in setting or "netrc" in setting else repr(value)
         super().__init__(f"invalid setting {setting}={shown}: {problem}")
@@ -89,6 +91,9 @@ class Settings(BaseSettings):
     )
     goflags: str = Field("-mod=readonly", description="GOFLAGS for every Go step.")
     ca_cert: Path | None = Field(None, description="Extra PEM CA bundle to trust (corporate TLS proxy).")
+    go_netrc: Path | None = Field(
+        None, description="netrc file for private Go modules; passed as a secret, never stored or logged."
+    )
 
     # --- what gets stamped into the binaries -------------------------------
     version: str | None = Field(None, description="Flamenco version; default: the source's Makefile VERSION.")
@@ -210,6 +215,13 @@ class Settings(BaseSettings):
     @classmethod
     def _ca_cert(cls, v: Path | None) -> Path | None:
         return None if v is None else validate.ca_cert(v)
+
+    @field_validator("go_netrc")
+    @classmethod
+    def _netrc(cls, v: Path | None) -> Path | None:
+        if v is not None and not v.is_file():
+            raise ValueError(f"file '{v}' does not exist; pass the path of a netrc file (machine HOST login USER password TOKEN)")
+        return v
 
     @field_validator("step_timeout")
     @classmethod

@@ -22,6 +22,10 @@ OUT = "/out"
 REPORTS = "/reports"
 TOOLS_BIN = "/usr/local/bin"
 CA_SECRET_PATH = "/run/secrets/extra_ca"  # where the optional extra CA bundle is mounted
+NETRC_PATH = "/root/.netrc"  # where the optional netrc for private Go modules is mounted
+# Optional per-step mounts: Dagger File/Secret mounts, BuildKit `--mount=type=secret`.
+# Mounted for the step only, so they never land in a layer, an image or a cache key.
+SECRET_MOUNTS = {"extra_ca": CA_SECRET_PATH, "go_netrc": NETRC_PATH}
 APP_DIR = "/opt/flamenco"  # binaries; Flamenco resolves its local storage next to the exe
 DATA_DIR = "/var/lib/flamenco"  # CWD of both apps: their config files and databases
 SHARED_STORAGE = "/srv/flamenco/shared"  # must be the same path on manager and workers
@@ -97,6 +101,11 @@ class Run:
     network: bool = False  # may download: gets the extra CA and a bounded time
     timeout: int | None = None  # seconds; None = the step_timeout setting
     keep_going: bool = False  # a non-zero exit still yields the container (test reports)
+    secrets: tuple[str, ...] = ()  # extra SECRET_MOUNTS ids for this step (network adds extra_ca)
+
+    @property
+    def mounts(self) -> tuple[str, ...]:
+        return (("extra_ca",) if self.network else ()) + self.secrets
 
 
 Step = Copy | Run
@@ -164,6 +173,7 @@ YARN_CACHE = Cache(
     "writers, so the volume is locked.",
 )
 GO_CACHES = (GOMODCACHE, GOCACHE)
+GO_SECRETS = ("go_netrc",)  # private modules: the go command reads $HOME/.netrc
 CACHES = (GOMODCACHE, GOCACHE, YARN_CACHE)
 
 # --- parameters ---------------------------------------------------------------
@@ -304,7 +314,7 @@ STAGES: tuple[Stage, ...] = (
             Run(
                 "go mod download",
                 GUARD_GO_MODULES + "\n" + SHOW_GO_ENV + "\n" + GO_DOWNLOAD,
-                caches=GO_CACHES, network=True,
+                caches=GO_CACHES, network=True, secrets=GO_SECRETS,
             ),
         ),
     ),
@@ -331,7 +341,7 @@ STAGES: tuple[Stage, ...] = (
                 f"go run mage.go -compile {TOOLS_BIN}/mage\n"
                 f"GOBIN={TOOLS_BIN} go install gotest.tools/gotestsum@${{GOTESTSUM_VERSION}}\n"
                 f"GOBIN={TOOLS_BIN} go install honnef.co/go/tools/cmd/staticcheck@${{STATICCHECK_VERSION}}",
-                caches=GO_CACHES, network=True,
+                caches=GO_CACHES, network=True, secrets=GO_SECRETS,
             ),
         ),
     ),
@@ -364,7 +374,7 @@ STAGES: tuple[Stage, ...] = (
         steps=(
             Copy((f"{SRC}/web/static/",), dest=f"{SRC}/web/static", from_stage="webapp"),
             Copy((f"{OUT}/flamenco-addon.zip",), dest=f"{SRC}/web/static/flamenco-addon.zip", from_stage="addon"),
-            Run("go build", BUILD_BINARIES, caches=GO_CACHES, network=True),
+            Run("go build", BUILD_BINARIES, caches=GO_CACHES, network=True, secrets=GO_SECRETS),
         ),
         outputs=(f"{OUT}/bin",),
     ),
@@ -372,13 +382,13 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "test", "verify", "go test through gotestsum: JUnit XML, JSON and coverage in /reports.",
         parent="go-source",
-        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, keep_going=True),),
+        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True),),
         outputs=(REPORTS,),
     ),
     Stage(
         "check", "verify", "go vet, gofmt and staticcheck.",
         parent="go-source",
-        steps=(Run("vet, gofmt, staticcheck", CHECKS, caches=GO_CACHES, network=True),),
+        steps=(Run("vet, gofmt, staticcheck", CHECKS, caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
     ),
     # ---- runtime
     Stage(

@@ -110,7 +110,7 @@ def _proxy_entry(entry: str) -> None:
     parts = urlsplit(entry)
     if parts.scheme not in ("https", "http", "file") or (parts.scheme != "file" and not parts.netloc):
         raise ValueError(
-            f"entry '{entry}' is not a URL, 'direct' or 'off'; "
+            f"entry {entry!r} is not a URL, 'direct' or 'off'; "
             "use a comma- or pipe-separated list such as https://goproxy.corp.example,direct"
         )
     if parts.password or parts.username:
@@ -161,7 +161,7 @@ def go_patterns(value: str, *, allow_unsafe: bool) -> str:
     for p in pats:
         if not _GO_PATTERN_RE.match(p):
             raise ValueError(
-                f"pattern '{p}' is not a module path glob; use comma-separated globs like "
+                f"pattern {p!r} is not a module path glob; use comma-separated globs like "
                 "corp.example/*,github.com/team/*"
             )
     if not allow_unsafe and any(p in ("*", "*/*") for p in pats):
@@ -177,7 +177,7 @@ def goflags(value: str) -> str:
         raise ValueError("must be one line of go flags, e.g. -mod=readonly")
     for flag in value.split():
         if not flag.startswith("-"):
-            raise ValueError(f"'{flag}' is not a flag; GOFLAGS holds flags like -mod=readonly only")
+            raise ValueError(f"{flag!r} is not a flag; GOFLAGS holds flags like -mod=readonly only")
     return value
 
 

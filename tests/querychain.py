@@ -59,6 +59,8 @@ def exec_env(obj: Any) -> list[tuple[list[str], dict[str, str], dict[str, str]]]
             mounts[c.args["path"]] = cache_key(c.args["cache"])
         elif c.name == "withMountedFile":
             mounts[c.args["path"]] = "file"
+        elif c.name == "withMountedSecret":
+            mounts[c.args["path"]] = "secret"
         elif c.name == "withoutMount":
             mounts.pop(c.args["path"], None)
         elif c.name == "withExec":

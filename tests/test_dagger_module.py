@@ -189,3 +189,25 @@ def test_binaries_cover_every_platform():
     p = make_pipeline(platforms=["linux/amd64", "linux/arm64"])
     dirs = [c.args["path"] for c in calls(p.binaries(), "withDirectory")]
     assert dirs == ["linux-amd64", "linux-arm64"]
+
+
+def test_go_netrc_is_a_secret_mounted_only_for_go_steps():
+    from dagger import dag
+
+    netrc = dag.set_secret("go-netrc", "machine git.corp.example login ci password canary-netrc-0451")
+    p = make_pipeline(go_netrc=netrc)
+    go_steps = 0
+    for fn in (lambda: p.deps("go-deps"), p.build_tools, p.app, p.test_container, p.check):
+        for argv, e, mounts in exec_env(fn()):
+            if "go " in argv[-1] and "go version" not in argv[-1]:
+                assert mounts.get(spec.NETRC_PATH) == "secret", argv[-1][:80]
+                go_steps += 1
+            assert not any("canary-netrc" in v for v in e.values())
+    assert go_steps >= 5
+    for kind in ("manager", "worker"):
+        ctr = getattr(p, kind)()
+        assert not calls(ctr, "withMountedSecret") or all(
+            c.args["path"] != spec.NETRC_PATH for c in calls(ctr, "withMountedSecret")), kind
+        assert all(m != spec.NETRC_PATH for _, _, ms in exec_env(ctr) for m in ms)
+    yarn = exec_env(p.deps("web-deps"))
+    assert all(spec.NETRC_PATH not in ms for _, _, ms in yarn), "only Go steps see the netrc"
