@@ -221,6 +221,7 @@ done"""
 
 # `go env -json` inside the build: the effective values, not our defaults (for the report).
 SHOW_GO_ENV = (
+    f'[ ! -s {NETRC_PATH} ] || echo "flamenco-pipeline: netrc for private modules: mounted"\n'
     'echo "flamenco-pipeline: effective Go module settings:"\n'
     "go env -json GOVERSION GOTOOLCHAIN GOPROXY GOSUMDB GOPRIVATE GONOSUMDB GONOPROXY GOFLAGS GOMODCACHE GOCACHE"
 )

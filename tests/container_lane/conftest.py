@@ -176,6 +176,7 @@ class Lane:
             tag=tag,
             output=output,
             ca_cert=settings.ca_cert,
+            go_netrc=settings.go_netrc,
         )
         t0 = time.monotonic()
         proc = build.run(log_path=log_path, timeout=timeout)

@@ -1,0 +1,158 @@
+"""Injected faults in the container lane: a proxy that hangs, two builds at once."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import threading
+import time
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from .engine import step_output
+
+HANG_TIMEOUT = 20
+
+
+class HangingServer:
+    """Accepts TCP connections on loopback and never answers (a stuck proxy)."""
+
+    def __init__(self):
+        self.sock = socket.socket()
+        self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        self.sock.bind(("127.0.0.1", 0))
+        self.sock.listen(16)
+        self.port = self.sock.getsockname()[1]
+        self.conns: list[socket.socket] = []
+        self.stop = threading.Event()
+        self.thread = threading.Thread(target=self._accept, daemon=True)
+        self.thread.start()
+
+    def _accept(self):
+        self.sock.settimeout(0.5)
+        while not self.stop.is_set():
+            try:
+                conn, _ = self.sock.accept()
+                self.conns.append(conn)
+            except OSError:
+                continue
+
+    def close(self):
+        self.stop.set()
+        for c in self.conns:
+            c.close()
+        self.sock.close()
+
+
+@pytest.mark.timeout(300)
+def test_stuck_download_is_stopped_with_a_message_naming_the_step(lane, fixture_copy, default_build):
+    """GOPROXY points at a loopback server that never answers: the step ends at STEP_TIMEOUT."""
+    server = HangingServer()
+    try:
+        settings = lane.settings(goproxy=f"http://127.0.0.1:{server.port}", step_timeout=HANG_TIMEOUT)
+        src = fixture_copy("hang")
+        go_mod = src / "go.mod"
+        go_mod.write_text(go_mod.read_text() + "\nrequire lane-hang.invalid/mod v1.0.0\n")
+        from pipeline.docker_lane import DockerBuild
+
+        b = DockerBuild(context=src, target="go-deps", args=lane.args(settings), ca_cert=settings.ca_cert,
+                        extra=["--network", "host"])  # so 127.0.0.1 is this machine's loopback
+        t0 = time.monotonic()
+        proc = b.run(timeout=HANG_TIMEOUT + 200)
+        dt = time.monotonic() - t0
+        print(f"[lane] stuck proxy: go-deps stopped after {dt:.1f}s (STEP_TIMEOUT={HANG_TIMEOUT})")
+        out = proc.stdout + proc.stderr
+        assert proc.returncode != 0
+        assert server.conns, "the go command never reached the stuck proxy"
+        assert f"flamenco-pipeline: step 'go mod download' took longer than {HANG_TIMEOUT}s" in step_output(out), out[-3000:]
+        assert dt < HANG_TIMEOUT + 60
+    finally:
+        server.close()
+
+
+@pytest.mark.timeout(900)
+def test_two_builds_sharing_cache_volumes_at_once_are_both_green(lane, fixture_copy, default_build, tmp_path):
+    """Different sources and stamps, same cache ids, run concurrently."""
+    jobs = []
+    for i in range(2):
+        src = fixture_copy(f"concurrent{i}")
+        main_go = src / "cmd/flamenco-worker/main.go"
+        main_go.write_text(main_go.read_text() + f"\n// concurrent {i} {uuid.uuid4().hex}\n")
+        version = f"3.9-conc{i}"
+        settings = lane.settings(version=version)
+        from pipeline.source_facts import BuildStamp
+
+        from .conftest import GO_VERSION, STAMP
+        from pipeline.docker_lane import DockerBuild, build_args
+
+        args = build_args(settings, BuildStamp(version, STAMP.git_hash, STAMP.release_cycle), GO_VERSION)
+        out = tmp_path / f"bin{i}"
+        jobs.append((version, out, DockerBuild(context=src, target="binaries", args=args, output=out,
+                                               ca_cert=settings.ca_cert)))
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda j: j[2].run(timeout=800), jobs))
+    for (version, out, _), proc in zip(jobs, results):
+        assert proc.returncode == 0, (proc.stdout + proc.stderr)[-3000:]
+        printed = subprocess.run([str(out / "flamenco-manager"), "-version"], capture_output=True, text=True)
+        assert version in printed.stdout + printed.stderr
+
+
+def _dockerd_pid() -> int | None:
+    try:
+        return int(Path("/var/run/docker.pid").read_text().strip())
+    except (OSError, ValueError):
+        return None
+
+
+@pytest.mark.timeout(900)
+def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fixture_copy, default_build):
+    """SIGTERM dockerd while a build runs, start it again, build again: green, caches reused.
+
+    Runs last in this module: it restarts the shared engine.
+    """
+    import signal
+    import subprocess as sp
+
+    from pipeline.docker_lane import DockerBuild, docker_env
+
+    from .engine import engine_available, parse_plain_progress
+
+    root = Path(__file__).resolve().parents[2]
+    src = fixture_copy("restart")
+    (src / "go.mod").write_text((src / "go.mod").read_text() + f"\n// restart {uuid.uuid4().hex}\n")
+    settings = lane.settings()
+    b = DockerBuild(context=src, target="manager", args=lane.args(settings), ca_cert=settings.ca_cert)
+    proc = sp.Popen(b.command(), env=docker_env(), stdout=sp.PIPE, stderr=sp.STDOUT, text=True)
+    seen = []
+    for line in proc.stdout:  # wait until the build-tools compile is under way
+        seen.append(line)
+        if "[build-tools" in line and " RUN " in line:
+            break
+    time.sleep(2)
+    pid = _dockerd_pid()
+    assert pid, "no dockerd pid file"
+    os.kill(pid, signal.SIGTERM)
+    rc = proc.wait(timeout=120)
+    assert rc != 0, "the interrupted build should fail"
+    for _ in range(60):
+        try:
+            os.kill(pid, 0)
+            if Path(f"/proc/{pid}/status").read_text().find("State:\tZ") >= 0:
+                break
+        except OSError:
+            break
+        time.sleep(0.5)
+    sp.run(["bash", str(root / ".ci/docker-engine.sh"), "start"], check=True, timeout=120)
+    assert engine_available()
+
+    again = b.run(timeout=800)
+    out = again.stdout + again.stderr
+    assert again.returncode == 0, out[-3000:]
+    steps = parse_plain_progress(out)
+    cached = {title.split()[0].lstrip("[") for title, info in steps.items() if info["cached"] and title.startswith("[")}
+    assert {"go-base", "node-base", "web-deps"} <= cached, sorted(cached)
+    print(f"[lane] engine restart: rebuild green, cached stages: {sorted(cached)}")
