@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator, model_validator
+from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline import validate
@@ -35,6 +35,25 @@ RUNTIME_IMAGE = "debian:bookworm-slim"
 # Go module proxy with `go install module@version`, so the checksum DB verifies them).
 GOTESTSUM_VERSION = "v1.13.0"
 STATICCHECK_VERSION = "v0.7.0"  # the honnef.co/go/tools version Flamenco 3.9 pins
+
+
+# Settings checked by one single-value validator each (pipeline.validate).
+_SIMPLE_VALIDATORS = {
+    **dict.fromkeys(
+        ("go_image", "node_image", "python_image", "runtime_image", "manager_image_name", "worker_image_name"),
+        validate.image_ref,
+    ),
+    "git_ref": validate.git_ref,
+    "git_url": validate.git_url,
+    "go_version": validate.go_version,
+    "version": validate.version,
+    "git_hash": validate.git_hash,
+    "release_cycle": validate.release_cycle,
+    "tag": validate.image_tag,
+    "goflags": validate.goflags,
+    "ca_cert": validate.ca_cert,
+    "step_timeout": validate.positive_seconds,
+}
 
 
 def _go_env(name: str) -> Any:
@@ -152,50 +171,10 @@ class Settings(BaseSettings):
                     raise SettingsError(name, value, str(e)) from None
         return self
 
-    @field_validator("go_image", "node_image", "python_image", "runtime_image")
+    @field_validator(*_SIMPLE_VALIDATORS)
     @classmethod
-    def _image(cls, v: str | None) -> str | None:
-        return None if v is None else validate.image_ref(v)
-
-    @field_validator("git_ref")
-    @classmethod
-    def _git_ref(cls, v: str) -> str:
-        return validate.git_ref(v)
-
-    @field_validator("git_url")
-    @classmethod
-    def _git_url(cls, v: str) -> str:
-        return validate.git_url(v)
-
-    @field_validator("go_version")
-    @classmethod
-    def _go_version(cls, v: str | None) -> str | None:
-        return None if v is None else validate.go_version(v)
-
-    @field_validator("version")
-    @classmethod
-    def _version(cls, v: str | None) -> str | None:
-        return None if v is None else validate.version(v)
-
-    @field_validator("git_hash")
-    @classmethod
-    def _git_hash(cls, v: str | None) -> str | None:
-        return None if v is None else validate.git_hash(v)
-
-    @field_validator("release_cycle")
-    @classmethod
-    def _release_cycle(cls, v: str | None) -> str | None:
-        return None if v is None else validate.release_cycle(v)
-
-    @field_validator("tag")
-    @classmethod
-    def _tag(cls, v: str | None) -> str | None:
-        return None if v is None else validate.image_tag(v)
-
-    @field_validator("manager_image_name", "worker_image_name")
-    @classmethod
-    def _repo_name(cls, v: str) -> str:
-        return validate.image_ref(v)
+    def _simple(cls, v: Any, info: ValidationInfo) -> Any:
+        return None if v is None else _SIMPLE_VALIDATORS[info.field_name](v)
 
     @field_validator("registry")
     @classmethod
@@ -206,27 +185,12 @@ class Settings(BaseSettings):
         validate.image_ref(v + "/x")
         return v
 
-    @field_validator("goflags")
-    @classmethod
-    def _goflags(cls, v: str) -> str:
-        return validate.goflags(v)
-
-    @field_validator("ca_cert")
-    @classmethod
-    def _ca_cert(cls, v: Path | None) -> Path | None:
-        return None if v is None else validate.ca_cert(v)
-
     @field_validator("go_netrc")
     @classmethod
     def _netrc(cls, v: Path | None) -> Path | None:
         if v is not None and not v.is_file():
             raise ValueError(f"file '{v}' does not exist; pass the path of a netrc file (machine HOST login USER password TOKEN)")
         return v
-
-    @field_validator("step_timeout")
-    @classmethod
-    def _timeout(cls, v: int) -> int:
-        return validate.positive_seconds(v)
 
     @field_validator("source")
     @classmethod
