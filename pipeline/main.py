@@ -87,6 +87,7 @@ class FlamencoPipeline:
         registry: Annotated[OptStr, Doc("Registry namespace for publish, e.g. registry.example/flamenco")] = None,
         tag: Annotated[OptStr, Doc("Image tag; default: the version")] = None,
         step_timeout: Annotated[int, Doc("Seconds any one step may run before it is stopped")] = 900,
+        sbom: Annotated[bool, Doc("Also write a CycloneDX SBOM of each image into dist/sbom")] = False,
         gotestsum_version: Annotated[str, Doc("gotestsum version used for JUnit reports")] = GOTESTSUM_VERSION,
         staticcheck_version: Annotated[str, Doc("staticcheck version used by check")] = STATICCHECK_VERSION,
     ) -> FlamencoPipeline:
@@ -98,7 +99,7 @@ class FlamencoPipeline:
             goproxy=goproxy, gosumdb=gosumdb, goprivate=goprivate, gonosumdb=gonosumdb, gonoproxy=gonoproxy,
             allow_unsafe_go_modules=allow_unsafe_go_modules, goflags=goflags, version=version,
             git_hash=git_hash, release_cycle=release_cycle, platforms=platforms, registry=registry,
-            tag=tag, step_timeout=step_timeout, gotestsum_version=gotestsum_version,
+            tag=tag, step_timeout=step_timeout, sbom=sbom, gotestsum_version=gotestsum_version,
             staticcheck_version=staticcheck_version,
         )
         fallback_hash = git_hash
@@ -247,14 +248,24 @@ class FlamencoPipeline:
         variants = [self._runtime(kind, p) for p in self._settings().platforms]
         return variants[0].as_tarball(platform_variants=variants[1:])
 
+    @function
+    def sbom(self) -> dagger.Directory:
+        """CycloneDX SBOMs of both images (Go modules from the binaries, Debian packages from the images), per platform."""
+        graph = self._graph()
+        out = dag.directory()
+        for p in self._settings().platforms:
+            out = out.with_directory(p.replace("/", "-"), graph.container("sbom-build", p).directory(spec.SBOM_DIR))
+        return out
+
     def _artifacts(self, reports: dagger.Directory) -> dagger.Directory:
-        return (
+        dist = (
             dag.directory()
             .with_file("images/flamenco-manager.tar", self._image_tarball("manager"))
             .with_file("images/flamenco-worker.tar", self._image_tarball("worker"))
             .with_directory("bin", self.binaries())
             .with_directory("reports", reports)
         )
+        return dist.with_directory("sbom", self.sbom()) if self._settings().sbom else dist
 
     async def _timed(self, timings: dict, name: str, obj, t0: float):
         start = time.monotonic()
@@ -293,7 +304,7 @@ class FlamencoPipeline:
         g = self._graph()
         targets: dict[str, object] = {}
         for st in spec.STAGES:
-            if st.tier in ("verify",):
+            if st.tier in ("verify",) or (st.name == "sbom-build" and not self._settings().sbom):
                 continue
             if st.platform == "target":
                 for p in self._settings().platforms:

@@ -99,7 +99,7 @@ def _stage(st: spec.Stage) -> list[str]:
         lines.append(f"WORKDIR {st.workdir}")
     for step in st.steps:
         lines += _copy(step) if isinstance(step, spec.Copy) else _run(step)
-    if st.tier == "runtime":
+    if st.name in spec.RUNTIME_STAGES:
         lines += [_arg("FLAMENCO_VERSION"), _arg("FLAMENCO_GIT_HASH"), _arg("SOURCE_URL")]
         labels = spec.labels("${FLAMENCO_VERSION}", "${FLAMENCO_GIT_HASH}", "${SOURCE_URL}", f"flamenco-{st.name}")
         lines.append("LABEL " + " \\\n      ".join(f'{k}="{v}"' for k, v in labels.items()))

@@ -125,6 +125,7 @@ class Settings(BaseSettings):
     manager_image_name: str = Field("flamenco-manager", description="Repository name of the manager image.")
     worker_image_name: str = Field("flamenco-worker", description="Repository name of the worker image.")
     tag: str | None = Field(None, description="Image tag; default: the Flamenco version.")
+    sbom: bool = Field(False, description="Also write a CycloneDX SBOM of each image next to the images.")
     step_timeout: int = Field(900, description="Seconds any single step may take before it is stopped.")
     gotestsum_version: str = Field(GOTESTSUM_VERSION, description="gotestsum version for JUnit reports.")
     staticcheck_version: str = Field(STATICCHECK_VERSION, description="staticcheck version for `check`.")

@@ -32,6 +32,7 @@ SHARED_STORAGE = "/srv/flamenco/shared"  # must be the same path on manager and 
 RUNTIME_USER = "flamenco"
 RUNTIME_UID = 10001
 MANAGER_PORT = 8080
+SBOM_DIR = "/sbom"
 
 # Paths never sent to a build: VCS data, build outputs, dependency trees that
 # the deps stages install themselves. Drives Dagger excludes and the
@@ -240,6 +241,8 @@ ldflags="${LDFLAGS:-} -X ${appinfo}.ApplicationVersion=${FLAMENCO_VERSION} -X ${
 mkdir -p /out/bin
 GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-manager ./cmd/flamenco-worker
 echo "flamenco-pipeline: built ${FLAMENCO_VERSION} (${FLAMENCO_GIT_HASH}, ${FLAMENCO_RELEASE_CYCLE}) for ${TARGETOS:-linux}/${TARGETARCH:-amd64}"
+mkdir -p /out/buildinfo
+for b in flamenco-manager flamenco-worker; do go version -m "/out/bin/$b" > "/out/buildinfo/$b.txt"; done
 """
 
 # Always exits 0: the exit code is a report, so reports come back when tests fail.
@@ -260,6 +263,48 @@ CHECKS = r"""go vet ./...
 unformatted="$(gofmt -l .)"
 [ -z "${unformatted}" ] || { echo "flamenco-pipeline: gofmt would change:" >&2; echo "${unformatted}" >&2; exit 1; }
 staticcheck ./..."""
+
+# CycloneDX 1.5 SBOMs from what is really inside: Go modules from each binary's
+# build info (`go version -m`), Debian packages from each image's dpkg database.
+# Deterministic (no timestamps; serial number derived from the content).
+SBOM_SCRIPT = r"""mkdir -p /sbom
+python3 - <<'PY'
+import hashlib, json, pathlib, uuid
+
+def go_components(text):
+    for line in text.splitlines():
+        f = line.strip().split("\t")
+        if f[0] == "dep" and len(f) >= 3:
+            yield {"type": "library", "name": f[1], "version": f[2],
+                   "purl": f"pkg:golang/{f[1]}@{f[2]}",
+                   "properties": [{"name": "go:checksum", "value": f[3]}] if len(f) > 3 else []}
+
+def deb_components(text):
+    for para in text.split("\n\n"):
+        kv = dict(l.split(": ", 1) for l in para.splitlines() if ": " in l and not l.startswith(" "))
+        if kv.get("Status", "").endswith(" installed") and "Package" in kv:
+            name, ver, arch = kv["Package"], kv.get("Version", ""), kv.get("Architecture", "")
+            yield {"type": "library", "name": name, "version": ver,
+                   "purl": f"pkg:deb/debian/{name}@{ver}?arch={arch}"}
+
+src = pathlib.Path("/sbom-in")
+for kind in ("manager", "worker"):
+    info = (src / "buildinfo" / f"flamenco-{kind}.txt").read_text()
+    go_version = info.splitlines()[0].split(": ", 1)[1]
+    comps = list(go_components(info)) + list(deb_components((src / f"{kind}.dpkg").read_text()))
+    comps.sort(key=lambda c: c["purl"])
+    body = json.dumps(comps, sort_keys=True).encode()
+    doc = {"bomFormat": "CycloneDX", "specVersion": "1.5", "version": 1,
+           "serialNumber": "urn:uuid:" + str(uuid.UUID(hashlib.sha256(body).hexdigest()[:32])),
+           "metadata": {"component": {"type": "container", "name": f"flamenco-{kind}",
+                                      "properties": [{"name": "go:toolchain", "value": go_version}]},
+                        "tools": {"components": [{"type": "application", "name": "flamenco-pipeline"}]}},
+           "components": comps}
+    out = pathlib.Path(f"/sbom/flamenco-{kind}.cdx.json")
+    out.write_text(json.dumps(doc, indent=2, sort_keys=True) + "\n")
+    print(f"flamenco-pipeline: {out.name}: {len(comps)} components")
+PY
+"""
 
 ADD_USER = (
     f"groupadd --gid {RUNTIME_UID} {RUNTIME_USER} && "
@@ -414,12 +459,23 @@ STAGES: tuple[Stage, ...] = (
         ),
         user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
     ),
+    Stage(
+        "sbom-build", "runtime", "CycloneDX SBOM of each runtime image (optional: --sbom / target sbom).",
+        parent="python-base", platform="target",
+        steps=(
+            Copy((f"{OUT}/buildinfo/",), dest="/sbom-in/buildinfo", from_stage="app"),
+            Copy(("/var/lib/dpkg/status",), dest="/sbom-in/manager.dpkg", from_stage="manager"),
+            Copy(("/var/lib/dpkg/status",), dest="/sbom-in/worker.dpkg", from_stage="worker"),
+            Run("write SBOMs", SBOM_SCRIPT),
+        ),
+        outputs=(SBOM_DIR,),
+    ),
 )
 
 RUNTIME_STAGES = ("manager", "worker")
 
 # Docker-lane export targets (`--target X --output type=local,dest=DIR`): FROM scratch + one copy.
-EXPORTS = {"reports": ("test", REPORTS), "binaries": ("app", f"{OUT}/bin")}
+EXPORTS = {"reports": ("test", REPORTS), "binaries": ("app", f"{OUT}/bin"), "sbom": ("sbom-build", SBOM_DIR)}
 
 
 def stage(name: str) -> Stage:

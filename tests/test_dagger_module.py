@@ -105,7 +105,7 @@ def _fake_go(tmp_path: Path) -> Path:
     go.write_text(
         "#!/bin/sh\n"
         'if [ "$1 $2" = "list -m" ]; then echo example.com/flamenco-mini; exit 0; fi\n'
-        'printf "%s\\n" "$@" > "$RECORD"\n'
+        'if [ "$1" = build ]; then printf "%s\\n" "$@" > "$RECORD"; fi\n'
     )
     go.chmod(go.stat().st_mode | stat.S_IEXEC)
     return bin_dir
@@ -116,7 +116,7 @@ def test_ldflags_carry_version_hash_and_release_cycle(pipeline, tmp_path):
     (argv, e, _) = [x for x in exec_env(pipeline.app()) if "go build" in x[0][-1]][0]
     record = tmp_path / "go-args"
     run_env = {**e, "PATH": f"{_fake_go(tmp_path)}:{os.environ['PATH']}", "RECORD": str(record)}
-    script = argv[-1].replace("mkdir -p /out/bin", f"mkdir -p {tmp_path}/out")
+    script = argv[-1].replace("/out/", f"{tmp_path}/out/")
     subprocess.run(argv[:-1] + [script], env=run_env, check=True, cwd=tmp_path, capture_output=True)
     args = record.read_text().splitlines()
     ldflags = next(a for a in args if a.startswith("-ldflags="))
@@ -211,3 +211,13 @@ def test_go_netrc_is_a_secret_mounted_only_for_go_steps():
         assert all(m != spec.NETRC_PATH for _, _, ms in exec_env(ctr) for m in ms)
     yarn = exec_env(p.deps("web-deps"))
     assert all(spec.NETRC_PATH not in ms for _, _, ms in yarn), "only Go steps see the netrc"
+
+
+def test_sbom_is_built_only_when_asked():
+    off = make_pipeline()
+    on = make_pipeline(sbom=True)
+    assert not any(k.startswith("sbom-build") for k in off._stage_targets())
+    assert "sbom-build@linux/amd64" in on._stage_targets()
+    ctr = on._graph().container("sbom-build", "linux/amd64")
+    froms = [c.args["path"] for c in calls(ctr, "withFile") + calls(ctr, "withDirectory")]
+    assert "/sbom-in/manager.dpkg" in froms and "/sbom-in/worker.dpkg" in froms
