@@ -35,8 +35,8 @@ from .engine import (
 pytestmark = pytest.mark.docker
 
 # What `go test -short ./...` runs in tests/fixtures/flamenco-mini (see its
-# README): 19 tests, TestServeOnRealSocket skipped under -short.
-FIXTURE_TESTS = 19
+# README): 23 tests, TestServeOnRealSocket skipped under -short.
+FIXTURE_TESTS = 23
 FIXTURE_SKIPPED = 1
 
 # The first test to touch `default_build` pays for the cold build.
