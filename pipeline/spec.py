@@ -474,6 +474,20 @@ STAGES: tuple[Stage, ...] = (
 
 RUNTIME_STAGES = ("manager", "worker")
 
+# --- the farm: `dev` and `integration-test` (Dagger services), compose.dev.yml (Docker)
+MANAGER_HOSTNAME = "manager"  # the compose service name and the Dagger service hostname
+MANAGER_URL = f"http://{MANAGER_HOSTNAME}:{MANAGER_PORT}/"  # what every worker is given (-manager)
+MANAGER_DB = "flamenco-manager.sqlite"  # created by the manager in its CWD (DATA_DIR) at start-up
+OPENAPI_SPEC = "pkg/api/flamenco-openapi.yaml"  # the source's API spec the served document must match
+MAX_FARM_WORKERS = 32  # workers: 1..MAX_FARM_WORKERS
+CHECKER_DIR = "/opt/flamenco-integration"  # in the checker container: the script, the spec, reports
+PYYAML_VERSION = "6.0.2"  # the checker reads a YAML spec with PyYAML when the source has no JSON twin
+
+
+def worker_hostname(n: int) -> str:
+    """Hostname (and name) of worker n (1-based): distinct, so services never merge."""
+    return f"worker-{n}"
+
 # Docker-lane export targets (`--target X --output type=local,dest=DIR`): FROM scratch + one copy.
 EXPORTS = {"reports": ("test", REPORTS), "binaries": ("app", f"{OUT}/bin"), "sbom": ("sbom-build", SBOM_DIR)}
 
