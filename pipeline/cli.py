@@ -12,6 +12,7 @@ Exit codes: 0 success, 1 the build or its tests failed, 2 bad settings or usage,
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import sys
@@ -107,6 +108,36 @@ def check_export_dir(path: Path) -> Path:
     if (path.exists() and not path.is_dir()) or not os.access(probe, os.W_OK):
         fail(f"invalid option --export={str(path)!r}: not a writable directory; pick a directory you can write to")
     return path
+
+
+@contextlib.contextmanager
+def recorded(function: str, settings, export: Path | None, **function_args):
+    """Write repro.json (into `export`, else the current directory) before the run, its exit code after.
+
+    Written first so that a crash or a failing engine still leaves it; secrets appear
+    only as references (`env://VAR`, `file://PATH`). See pipeline/repro.py.
+    """
+    from pipeline import repro
+
+    path = (export or Path.cwd()) / repro.FILE_NAME
+    try:
+        repro.write(repro.record_for_cli(function, settings, export=export, function_args=function_args), path)
+        click.echo(f"repro: {path} (re-run locally: flamenco-pipeline repro {path})", err=True)
+    except OSError as e:
+        click.echo(f"flamenco-pipeline: warning: could not write {path}: {e}", err=True)
+        yield
+        return
+    code: int | str | None = 0
+    try:
+        yield
+    except SystemExit as e:
+        code = e.code if isinstance(e.code, int) or e.code is None else 1
+        raise
+    except BaseException as e:
+        code = f"error: {type(e).__name__}"
+        raise
+    finally:
+        repro.set_outcome(path, code)
 
 
 class LazyGroup(click.Group):
@@ -245,8 +276,9 @@ def build(settings_overrides: dict, export: Path) -> None:
     async def action(pipe):
         return await (await pipe.build()).export(str(export))
 
-    with_pipeline(settings, action)
-    click.echo(f"exported to {export}")
+    with recorded("build", settings, export):
+        with_pipeline(settings, action)
+        click.echo(f"exported to {export}")
 
 
 @main.command()
@@ -262,9 +294,10 @@ def test(settings_overrides: dict, export: Path) -> None:
         await result.reports.export(str(export))
         return result.exit_code
 
-    code = with_pipeline(settings, action)
-    click.echo(f"reports in {export}; go test exit code {code}")
-    sys.exit(EXIT_FAILED if code else 0)
+    with recorded("test", settings, export):
+        code = with_pipeline(settings, action)
+        click.echo(f"reports in {export}; go test exit code {code}")
+        sys.exit(EXIT_FAILED if code else 0)
 
 
 @main.command()
@@ -276,7 +309,8 @@ def check(settings_overrides: dict) -> None:
     async def action(pipe):
         return await pipe.check().stdout()
 
-    click.echo(with_pipeline(settings, action))
+    with recorded("check", settings, None):
+        click.echo(with_pipeline(settings, action))
 
 
 @main.command()
@@ -292,9 +326,10 @@ def ci(settings_overrides: dict, export: Path) -> None:
         await result.dist.export(str(export))
         return result.exit_code, result.summary
 
-    code, summary = with_pipeline(settings, action)
-    click.echo(summary)
-    sys.exit(EXIT_FAILED if code else 0)
+    with recorded("ci", settings, export):
+        code, summary = with_pipeline(settings, action)
+        click.echo(summary)
+        sys.exit(EXIT_FAILED if code else 0)
 
 
 @main.command()
@@ -318,7 +353,8 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
         secret = dag.set_secret("registry-password", os.environ[password_env])
         return await pipe.publish(password=secret, username=username)
 
-    click.echo(with_pipeline(settings, action))
+    with recorded("publish", settings, None, username=username, password=f"env://{password_env}"):
+        click.echo(with_pipeline(settings, action))
 
 
 # --- plain Docker lane ----------------------------------------------------------------
@@ -344,24 +380,25 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     export = check_export_dir(export)
     gover, stamp = local_facts(settings)
     args = build_args(settings, stamp, gover)
-    code = 0
-    for target in targets:
-        b = DockerBuild(
-            context=settings.source, target=target, args=args, ca_cert=settings.ca_cert, go_netrc=settings.go_netrc,
-            tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
-            output=export / target if target in EXPORTS else None,
-        )
-        proc = b.run(log_path=export / "logs" / f"{target}.log")
-        status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-        click.echo(f"{target}: {status}" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
-        if proc.returncode:
-            click.echo("\n".join(proc.stderr.splitlines()[-15:]), err=True)
+    with recorded("docker-build", settings, export, targets=list(targets)):
+        code = 0
+        for target in targets:
+            b = DockerBuild(
+                context=settings.source, target=target, args=args, ca_cert=settings.ca_cert, go_netrc=settings.go_netrc,
+                tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
+                output=export / target if target in EXPORTS else None,
+            )
+            proc = b.run(log_path=export / "logs" / f"{target}.log")
+            status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
+            click.echo(f"{target}: {status}" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
+            if proc.returncode:
+                click.echo("\n".join(proc.stderr.splitlines()[-15:]), err=True)
+                code = EXIT_FAILED
+        reports = export / "reports" / "exit-code"
+        if code == 0 and reports.exists() and reports.read_text().strip() != "0":
+            click.echo(f"go test failed (exit {reports.read_text().strip()}); reports in {export / 'reports'}", err=True)
             code = EXIT_FAILED
-    reports = export / "reports" / "exit-code"
-    if code == 0 and reports.exists() and reports.read_text().strip() != "0":
-        click.echo(f"go test failed (exit {reports.read_text().strip()}); reports in {export / 'reports'}", err=True)
-        code = EXIT_FAILED
-    sys.exit(code)
+        sys.exit(code)
 
 
 if __name__ == "__main__":  # pragma: no cover
