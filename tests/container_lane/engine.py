@@ -16,6 +16,8 @@ import subprocess
 import time
 from collections.abc import Sequence
 
+from pipeline.buildkit_log import parse_plain_progress, step_output  # noqa: F401 (re-exported)
+
 DOCKER = "/usr/bin/docker"
 
 #: How many lines of stderr a DockerError keeps.
@@ -107,48 +109,8 @@ def image_label(tag: str, key: str) -> str | None:
     return labels.get(key)
 
 
-# BuildKit ``--progress=plain``: ``#12 [app 3/3] RUN ...`` opens vertex 12, later
-# lines ``#12 CACHED`` / ``#12 DONE 1.2s`` / ``#12 ERROR ...`` close it.
-_PLAIN_LINE = re.compile(r"^#(\d+) (.*)$")
-_PLAIN_TITLE = re.compile(r"^\[[^\]]+\] ")
-_PLAIN_DONE = re.compile(r"^DONE (\d+(?:\.\d+)?)s$")
-
-
-def parse_plain_progress(text: str) -> dict[str, dict]:
-    """Step title -> ``{"cached": bool, "seconds": float | None}`` from plain progress.
-
-    Only titled vertices (``[stage n/m] ...`` and ``[internal] ...``) are kept;
-    ``seconds`` is None for cached or unfinished (failed, cancelled) steps.
-    """
-    titles: dict[str, str] = {}
-    steps: dict[str, dict] = {}
-    for line in text.splitlines():
-        m = _PLAIN_LINE.match(line.rstrip())
-        if not m:
-            continue
-        num, rest = m.groups()
-        if _PLAIN_TITLE.match(rest):
-            titles[num] = rest
-            steps.setdefault(rest, {"cached": False, "seconds": None})
-        elif num in titles:
-            step = steps[titles[num]]
-            if rest == "CACHED":
-                step["cached"] = True
-            elif d := _PLAIN_DONE.match(rest):
-                step["seconds"] = float(d.group(1))
-    return steps
-
-
-_PLAIN_LOG = re.compile(r"^#\d+ \d+\.\d+ (.*)$")
-
-
-def step_output(text: str) -> str:
-    """Only what the steps printed (``#12 0.218 text`` -> ``text``), one per line.
-
-    Unlike the whole progress text, this holds no step titles or echoed
-    scripts, so a message found here was really emitted.
-    """
-    return "\n".join(m.group(1) for line in text.splitlines() if (m := _PLAIN_LOG.match(line.rstrip())))
+# BuildKit ``--progress=plain`` is parsed by pipeline.buildkit_log (the one parser);
+# these two names stay importable from here for the tests.
 
 
 def stage_runs(steps: dict[str, dict], stage: str) -> dict[str, dict]:
