@@ -386,3 +386,108 @@ class FlamencoPipeline:
         from pipeline.plan import resolved_plan
 
         return json.dumps(resolved_plan(self._settings(), self.go_version).as_dict(), indent=2)
+
+    # --- the farm: the manager and N workers as services -------------------------------
+    @staticmethod
+    def _check_workers(workers: int) -> int:
+        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= spec.MAX_FARM_WORKERS:
+            raise ValueError(
+                f"invalid argument workers={workers!r}: must be between 1 and {spec.MAX_FARM_WORKERS}"
+            )
+        return workers
+
+    def _farm(self, workers: int, volumes: str) -> dagger.Container:
+        """The manager container with its volumes, bound to N worker services.
+
+        Workers reach the manager by its hostname (`Service.with_hostname`), not
+        through a binding, so there is no cycle; the manager binds the workers,
+        so starting it starts them. Every volume is a cache volume named
+        `flamenco-<volumes>-...`, owned by the runtime user; the shared storage
+        is the same volume at the same path in the manager and every worker.
+        """
+        self._check_workers(workers)
+        owner = f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}"
+        shared = dag.cache_volume(f"flamenco-{volumes}-shared-storage")
+        manager = (
+            self.manager()
+            .with_mounted_cache(spec.DATA_DIR, dag.cache_volume(f"flamenco-{volumes}-manager-data"), owner=owner)
+            .with_mounted_cache(spec.MANAGER_STORAGE, dag.cache_volume(f"flamenco-{volumes}-manager-storage"), owner=owner)
+            .with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
+        )
+        worker = self.worker().with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
+        for n in range(1, workers + 1):
+            name = spec.worker_hostname(n)
+            service = (
+                worker.with_env_variable("FLAMENCO_WORKER_NAME", name)  # distinct: identical services would merge
+                .as_service(args=["-manager", spec.MANAGER_URL], use_entrypoint=True)
+                .with_hostname(name)
+            )
+            manager = manager.with_service_binding(name, service)
+        return manager
+
+    @staticmethod
+    def _manager_service(manager: dagger.Container) -> dagger.Service:
+        return manager.as_service(use_entrypoint=True).with_hostname(spec.MANAGER_HOSTNAME)
+
+    @function
+    def dev(
+        self,
+        workers: Annotated[int, Doc("How many workers to start with the manager (1 to 32)")] = 1,
+    ) -> dagger.Service:
+        """A local farm: the manager (hostname `manager`, port 8080) with N workers on shared storage.
+
+        `dagger call dev --workers 3 up --ports 8080:8080`, then open http://localhost:8080/.
+        The manager's data and the shared storage persist in cache volumes `flamenco-dev-*`.
+        """
+        return self._manager_service(self._farm(workers, "dev"))
+
+    def _integration_checker(self, workers: int, run: str) -> dagger.Container:
+        """The checker container bound to a fresh farm, running pipeline/integration.py (lazy)."""
+        from pathlib import Path, PurePosixPath
+
+        from pipeline import integration
+        from pipeline.dagger_stages import with_run
+
+        self._check_workers(workers)
+        volumes = f"it-{run}"
+        d, api = spec.CHECKER_DIR, PurePosixPath(spec.OPENAPI_SPEC)
+        graph = self._graph()
+        ctr = (
+            dag.container()
+            .from_(self._settings().python_image)
+            .with_env_variable("STEP_TIMEOUT", str(self._settings().step_timeout))
+            .with_new_file(f"{d}/integration.py", Path(integration.__file__).read_text())
+            .with_directory(f"{d}/spec", self.source.directory(str(api.parent)), include=[f"{api.stem}.*"])
+            .with_(with_run(spec.CHECKER_SETUP, mounts=graph.mounts, toolchains=graph.toolchains,
+                            build_platform=graph.build_platform))
+            .with_mounted_cache(f"{d}/manager-data", dag.cache_volume(f"flamenco-{volumes}-manager-data"),
+                                owner=f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}")
+            .with_env_variable("FLAMENCO_INTEGRATION_RUN", run)  # a fresh run: never a cached result
+            .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes)))
+        )
+        return ctr.with_exec(
+            ["python3", f"{d}/integration.py",
+             "--manager", spec.MANAGER_URL, "--workers", str(workers),
+             "--spec", f"{d}/spec/{api.name}", "--db", f"{d}/manager-data/{spec.MANAGER_DB}",
+             "--stamp-version", self.version, "--stamp-hash", self.git_hash,
+             "--junit", f"{d}/reports/{spec.INTEGRATION_REPORTS[0]}",
+             "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}"],
+            expect=dagger.ReturnType.ANY,
+        )
+
+    @function(cache="never")
+    async def integration_test(
+        self,
+        workers: Annotated[int, Doc("How many workers must register and sign on (1 to 32)")] = 3,
+    ) -> TestResult:
+        """Start the built manager and N workers as services and check them (JUnit in reports/integration.xml).
+
+        Checks: the manager becomes healthy, /api/v3/version reports the built version and hash,
+        the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, every worker
+        signs on, the database exists with its migrations applied, /app/ serves HTML. Never cached.
+        """
+        import uuid
+
+        ctr = self._integration_checker(workers, uuid.uuid4().hex[:12])
+        code = await ctr.exit_code()
+        return TestResult(reports=ctr.directory(f"{spec.CHECKER_DIR}/reports"), exit_code=code)

@@ -482,6 +482,18 @@ OPENAPI_SPEC = "pkg/api/flamenco-openapi.yaml"  # the source's API spec the serv
 MAX_FARM_WORKERS = 32  # workers: 1..MAX_FARM_WORKERS
 CHECKER_DIR = "/opt/flamenco-integration"  # in the checker container: the script, the spec, reports
 PYYAML_VERSION = "6.0.2"  # the checker reads a YAML spec with PyYAML when the source has no JSON twin
+INTEGRATION_REPORTS = ("integration.xml", "integration-timing.txt")  # JUnit, the timing line
+# The checker's only setup: PyYAML, unless the image has it or the source has a JSON twin of
+# the spec (the fixture does; Flamenco does not). Network step: extra CA, bounded time.
+CHECKER_SETUP = Run(
+    "checker: PyYAML if needed",
+    f"""if python3 -c 'import yaml' 2>/dev/null || [ -s {CHECKER_DIR}/spec/{OPENAPI_SPEC.rsplit('/', 1)[1].rsplit('.', 1)[0]}.json ]; then
+  echo "flamenco-pipeline: the checker reads the spec without installing anything"
+else
+  python3 -m pip install --no-cache-dir --disable-pip-version-check "pyyaml=={PYYAML_VERSION}"
+fi""",
+    network=True,
+)
 
 
 def worker_hostname(n: int) -> str:
