@@ -302,3 +302,14 @@ def test_lazily_loaded_commands_load_and_keep_help_light():
             "print('dagger' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False"]
+
+
+def test_ci_workspace_outputs_stay_out_of_the_module_source():
+    """CI clones Flamenco and exports dist/ inside the module's directory: neither may be
+    uploaded as module source (slow, and a changed module would miss the function cache
+    that answers the `ci verdict` line)."""
+    include = json.loads((ROOT / "dagger.json").read_text())["include"]
+    for path in (cc.PIPELINE_REPO_SOURCE, cc.EXPORT_DIR, cc.REPRO_JSON):
+        assert f"!{path}" in include, path
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert f"/{cc.PIPELINE_REPO_SOURCE}/" in ignored and f"/{cc.REPRO_JSON}" in ignored
