@@ -15,7 +15,7 @@ import anyio
 import dagger
 from dagger import Doc, dag, function, object_type
 
-from pipeline import __version__, spec
+from pipeline import spec
 from pipeline.dagger_stages import StageGraph
 from pipeline.results import CiResult, TestResult
 from pipeline.settings import (
@@ -284,20 +284,58 @@ class FlamencoPipeline:
                 tg.start_soon(self._timed, timings, name, obj, t0)
         return timings
 
-    def _report(self, timings: dict, extra: dict) -> str:
+    async def _facts(self, image_sizes: bool = True) -> dict:
+        """What the build printed inside (the go-deps step's `go env -json`, tool versions of
+        the base steps) and the images' tarball sizes; None for anything unreadable."""
+        g = self._graph()
+        reads = {
+            "go-deps": lambda: g.container("go-deps").stdout(),
+            "go-base": lambda: g.container("go-base").stdout(),
+            "node-base": lambda: g.container("node-base").stdout(),
+        }
+        if image_sizes:
+            for kind in spec.RUNTIME_STAGES:
+                reads[f"size:{kind}"] = lambda kind=kind: self._image_tarball(kind).size()
+        facts: dict = {}
+
+        async def read(key, fn):
+            try:
+                facts[key] = await fn()
+            except dagger.QueryError:
+                facts[key] = None
+
+        async with anyio.create_task_group() as tg:
+            for key, fn in reads.items():
+                tg.start_soon(read, key, fn)
+        return facts
+
+    def _report(self, timings: dict, extra: dict, facts: dict | None = None, wall: float | None = None) -> dict:
+        """build-report.json as a dict (schema: pipeline.build_report.SCHEMA)."""
+        from pipeline.build_report import dagger_lane_report
+
         s = self._settings()
-        return json.dumps(
-            {
-                "pipeline": {"name": "flamenco-pipeline", "version": __version__, "lane": "dagger"},
-                "stamp": {"version": self.version, "git_hash": self.git_hash, "release_cycle": self.release_cycle},
-                "go_version": self.go_version,
-                "settings": public_view(s),
-                "images": {k: s.image_name(k, self.version) for k in spec.RUNTIME_STAGES},
-                "stages": timings,
-                **extra,
-            },
-            indent=2,
-            sort_keys=True,
+        facts = facts or {}
+        images = {
+            k: {"ref": s.image_name(k, self.version), "size_bytes": facts.get(f"size:{k}"),
+                "size_of": "OCI tarball (all platforms)"}
+            for k in spec.RUNTIME_STAGES
+        }
+        return dagger_lane_report(
+            timings, settings_view=public_view(s), stamp=self._stamp(), go_version=self.go_version,
+            images=images, go_deps_output=facts.get("go-deps"),
+            base_outputs={k: facts[k] for k in ("go-base", "node-base") if facts.get(k)},
+            wall_seconds=wall, extra=extra,
+        )
+
+    @staticmethod
+    def _with_report(dist: dagger.Directory, report: dict) -> dagger.Directory:
+        """build-report.json, build-report.md and build-timeline.svg into dist/."""
+        from pipeline.build_report import FILES, render_markdown, render_svg
+
+        return (
+            dist.with_new_file(FILES["json"], json.dumps(report, indent=2, sort_keys=True))
+            .with_new_file(FILES["markdown"], render_markdown(report, FILES["svg"]))
+            .with_new_file(FILES["svg"], render_svg(report))
         )
 
     def _stage_targets(self) -> dict[str, object]:
@@ -315,14 +353,16 @@ class FlamencoPipeline:
 
     @function
     async def build(self) -> dagger.Directory:
-        """dist/: images/*.tar (OCI, all platforms), bin/, reports/ and build-report.json."""
+        """dist/: images/*.tar (OCI, all platforms), bin/, reports/, build-report.json/.md, build-timeline.svg."""
         result = await self.test()
+        t0 = time.monotonic()
         timings = await self._evaluate(self._stage_targets())
+        wall = time.monotonic() - t0
         failed = sorted(k for k, v in timings.items() if not v["ok"])
         if failed:
             raise ValueError(f"build failed in stage(s) {', '.join(failed)}: {timings[failed[0]].get('error', '')}")
-        report = self._report(timings, {"test_exit_code": result.exit_code})
-        return self._artifacts(result.reports).with_new_file("build-report.json", report)
+        report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), wall)
+        return self._with_report(self._artifacts(result.reports), report)
 
     @function(cache="never")
     async def publish(
@@ -359,9 +399,12 @@ class FlamencoPipeline:
                 outcome["check"] = "failed: " + (e.stderr.strip().splitlines() or ["see log"])[-1]
 
         timings: dict = {}
+        clock: dict[str, float] = {}
 
         async def run_build():
+            t0 = time.monotonic()
             timings.update(await self._evaluate(self._stage_targets()))
+            clock["wall"] = time.monotonic() - t0
             bad = sorted(k for k, v in timings.items() if not v["ok"])
             outcome["build"] = "passed" if not bad else f"failed in {', '.join(bad)}"
 
@@ -371,11 +414,13 @@ class FlamencoPipeline:
             tg.start_soon(run_build)
         code = 0 if all(v == "passed" for v in outcome.values()) else 1
         summary = "\n".join(f"{k}: {outcome[k]}" for k in ("test", "check", "build"))
-        report = self._report(timings, {"test_exit_code": test_box["r"].exit_code, "outcome": outcome})
+        facts = await self._facts(image_sizes=outcome["build"] == "passed")
+        report = self._report(timings, {"test_exit_code": test_box["r"].exit_code, "outcome": outcome},
+                              facts, clock.get("wall"))
         dist = dag.directory().with_directory("reports", test_box["r"].reports)
         if outcome["build"] == "passed":
             dist = self._artifacts(test_box["r"].reports)
-        dist = dist.with_new_file("build-report.json", report).with_new_file(
+        dist = self._with_report(dist, report).with_new_file(
             "ci-result.json", json.dumps({"exit_code": code, "outcome": outcome}, indent=2)
         )
         return CiResult(dist=dist, exit_code=code, summary=summary)

@@ -1,0 +1,137 @@
+"""build-report.json (schema), its Markdown and SVG views, `flamenco-pipeline report`,
+and the Dagger lane's report, offline (the Docker lane's real run is in
+tests/container_lane/test_build_report.py)."""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import jsonschema
+import pytest
+from click.testing import CliRunner
+
+from pipeline import build_report as br
+from tests.conftest import STAMP, make_pipeline
+from tests.querychain import calls
+
+COLD = Path(__file__).parent / "data" / "buildkit-plain-app-cold.log"
+SVG_NS = "{http://www.w3.org/2000/svg}"
+
+
+@pytest.fixture(scope="module")
+def report() -> dict:
+    wall = json.loads(COLD.with_suffix(".json").read_text())["wall_seconds"]
+    return br.docker_lane_report([br.TargetLog("app", COLD.read_text(), started=0.0, seconds=wall)], inspect=False)
+
+
+def test_docker_report_follows_the_schema(report):
+    jsonschema.validate(report, br.SCHEMA)
+    names = [s["name"] for s in report["stages"]]
+    assert {"go-base", "go-deps", "build-tools", "app", "(export app)"} <= set(names)
+    assert report["critical_path"]["stages"][:2] == ["go-base", "go-deps"]
+    assert report["timing"]["wall_seconds"] >= report["timing"]["timeline_seconds"] > 0
+    assert report["go_module_settings"]["values"]["GOFLAGS"] == "-mod=readonly"
+    assert report["go_module_settings"]["module_zips_fetched"] == 2
+    tools = report["tool_versions"]
+    assert tools["go"]["version"] == "go1.26.2" and tools["node"]["version"].startswith("v22.")
+    assert tools["yarn"]["version"] == "1.22.22" and "build log" in tools["git"]["source"]
+
+
+def test_stage_spans_count_only_steps_that_took_time(report):
+    by = {s["name"]: s for s in report["stages"]}
+    tools = by["build-tools"]
+    assert tools["busy_seconds"] == pytest.approx(sum(st["end"] - st["start"] for st in tools["steps"]), abs=0.01)
+    assert tools["seconds"] >= tools["busy_seconds"] - 0.01
+    assert by["webapp"]["start"] >= by["web-deps"]["end"] - 0.01
+
+
+def test_markdown_has_the_tables_and_links_the_timeline(report):
+    md = br.render_markdown(report)
+    assert "![Stage timeline" in md and "(build-timeline.svg)" in md
+    assert "| stage | tier | start (s) | end (s) | wall (s) | busy (s) | cache | critical path |" in md
+    assert "| build-tools | build-tools |" in md
+    assert "## Critical path" in md and "go-base → go-deps → build-tools" in md
+    assert "| GOFLAGS | `-mod=readonly` |" in md
+    assert "earliest schedule consistent with the log" in md
+
+
+def test_svg_is_plain_and_marks_the_critical_path(report):
+    svg = br.render_svg(report)
+    root = ET.fromstring(svg)  # well-formed
+    assert root.tag == f"{SVG_NS}svg"
+    assert not [e for e in root.iter() if e.tag in (f"{SVG_NS}script", f"{SVG_NS}foreignObject", f"{SVG_NS}style")]
+    assert "href" not in svg and "javascript" not in svg.lower()
+    texts = [e.text for e in root.iter(f"{SVG_NS}text")]
+    for stage in ("go-deps", "build-tools", "webapp", "app"):
+        assert stage in texts
+    bold = {e.text for e in root.iter(f"{SVG_NS}text") if e.get("font-weight") == "bold"}
+    assert {"go-deps", "build-tools", "app"} <= bold and "webapp" not in bold
+    assert any(e.get("fill") == br._C_CRIT for e in root.iter(f"{SVG_NS}rect"))
+
+
+def test_report_command_renders_from_the_json(report, tmp_path):
+    from pipeline.cli import main
+
+    path = tmp_path / "dist" / "build-report.json"
+    path.parent.mkdir()
+    path.write_text(json.dumps(report))
+    res = CliRunner().invoke(main, ["report", str(path), "--output-dir", str(tmp_path / "out")])
+    assert res.exit_code == 0, res.output
+    assert res.stdout.startswith("# Build report (docker lane)")
+    assert (tmp_path / "out" / "build-report.md").read_text() == res.stdout
+    ET.fromstring((tmp_path / "out" / "build-timeline.svg").read_text())
+    bad = tmp_path / "bad.json"
+    bad.write_text('{"schema": "something-else"}')
+    res = CliRunner().invoke(main, ["report", str(bad)])
+    assert res.exit_code == 2 and "schema 'something-else'" in res.stderr
+
+
+def test_dagger_lane_report_derives_starts_from_dependencies():
+    timings = {
+        "go-base": {"started": 0.0, "finished": 2.0, "ok": True},
+        "node-base": {"started": 0.0, "finished": 1.0, "ok": True},
+        "python-base": {"started": 0.0, "finished": 1.0, "ok": True},
+        "go-deps": {"started": 0.0, "finished": 10.0, "ok": True},
+        "web-deps": {"started": 0.0, "finished": 5.0, "ok": True},
+        "build-tools": {"started": 0.0, "finished": 30.0, "ok": True},
+        "webapp": {"started": 0.0, "finished": 8.0, "ok": True},
+        "addon": {"started": 0.0, "finished": 2.0, "ok": True},
+        "go-source": {"started": 0.0, "finished": 31.0, "ok": True},
+        "app@linux/amd64": {"started": 0.0, "finished": 40.0, "ok": True},
+        "manager@linux/amd64": {"started": 0.0, "finished": 41.0, "ok": True},
+        "worker@linux/amd64": {"started": 0.0, "finished": 45.0, "ok": True},
+    }
+    go_out = ('flamenco-pipeline: effective Go module settings:\n{\n\t"GOFLAGS": "-mod=readonly",\n'
+              '\t"GOVERSION": "go1.26.2"\n}\nflamenco-pipeline: module zips fetched: 0\nall modules verified\n')
+    r = br.dagger_lane_report(timings, stamp=STAMP, go_version="1.26.2", go_deps_output=go_out,
+                              base_outputs={"node-base": "v22.1.0\n1.22.22\n"}, wall_seconds=46.0)
+    jsonschema.validate(r, br.SCHEMA)
+    by = {s["name"]: s for s in r["stages"]}
+    assert by["go-deps"]["start"] == 2.0 and by["go-deps"]["seconds"] == 8.0
+    assert by["app@linux/amd64"]["start"] == 31.0  # after go-source, webapp and addon
+    assert by["worker@linux/amd64"]["start"] == 40.0
+    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "build-tools", "go-source",
+                                            "app@linux/amd64", "worker@linux/amd64"]
+    assert r["go_module_settings"]["values"] == {"GOFLAGS": "-mod=readonly", "GOVERSION": "go1.26.2"}
+    assert r["tool_versions"]["go"]["version"] == "go1.26.2" and r["tool_versions"]["yarn"]["version"] == "1.22.22"
+    assert all(s["cached"] is None for s in r["stages"])
+
+
+def test_the_dagger_module_writes_the_three_report_files():
+    """FlamencoPipeline._report/_with_report, offline: schema-valid, and all three land in dist/."""
+    from dagger import dag
+
+    p = make_pipeline()
+    timings = {"go-base": {"started": 0.0, "finished": 1.5, "ok": True},
+               "go-deps": {"started": 0.0, "finished": 4.0, "ok": False, "error": "exit code: 1"}}
+    report = p._report(timings, {"test_exit_code": 0}, {"size:manager": 123}, 5.0)
+    jsonschema.validate(report, br.SCHEMA)
+    assert report["lane"] == "dagger" and report["test_exit_code"] == 0
+    assert report["images"]["manager"]["size_bytes"] == 123 and report["images"]["worker"]["size_bytes"] is None
+    assert report["stamp"] == STAMP and report["stages"][1]["status"] == "failed"
+    files = {c.args["path"]: c.args["contents"] for c in calls(p._with_report(dag.directory(), report), "withNewFile")}
+    assert set(files) == {"build-report.json", "build-report.md", "build-timeline.svg"}
+    assert json.loads(files["build-report.json"]) == json.loads(json.dumps(report))
+    assert "(build-timeline.svg)" in files["build-report.md"]
