@@ -178,7 +178,8 @@ def main() -> None:
     \b
     Stages: base -> deps -> build-tools -> app, then test/check and the runtime images.
     Engine-free:   plan, render dockerfile
-    Dagger engine: build, test, check, ci, publish   (the SDK fetches the Dagger CLI)
+    Dagger engine: build, test, check, ci, publish, dev, integration-test
+                   (the SDK fetches the Dagger CLI)
     Plain Docker:  docker build
     Settings come from flags, FLAMENCO_PIPELINE_* env vars and .env (see README).
     """
@@ -355,6 +356,71 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
 
     with recorded("publish", settings, None, username=username, password=f"env://{password_env}"):
         click.echo(with_pipeline(settings, action))
+
+
+def parse_workers(value: str) -> int:
+    """--workers: an integer 1..MAX_FARM_WORKERS, else one line and exit 2 (before any engine)."""
+    from pipeline.spec import MAX_FARM_WORKERS
+
+    try:
+        n = int(value)
+    except ValueError:
+        n = None
+    if n is None or not 1 <= n <= MAX_FARM_WORKERS:
+        fail(f"invalid option --workers={value}: must be a whole number between 1 and {MAX_FARM_WORKERS}")
+    return n
+
+
+@main.command()
+@setting_options
+@click.option("--workers", default="1", show_default=True, help="Workers to start next to the manager (1-32).")
+@click.option("--port", default=None, help="Host port for the manager's web interface and API [default: 8080].")
+def dev(settings_overrides: dict, workers: str, port: str | None) -> None:
+    """A local farm as Dagger services: the manager on localhost and N workers (Ctrl+C stops it)."""
+    from pipeline.spec import MANAGER_PORT
+
+    n = parse_workers(workers)
+    host_port = MANAGER_PORT if port is None else (int(port) if port.isdigit() else -1)
+    if not 1 <= host_port <= 65535:
+        fail(f"invalid option --port={port}: must be a TCP port number between 1 and 65535")
+    settings = load(settings_overrides)
+
+    async def action(pipe):
+        import dagger
+
+        click.echo(f"farm: manager at http://localhost:{host_port}/ with {n} worker(s); Ctrl+C stops it", err=True)
+        await pipe.dev(n).up(ports=[dagger.PortForward(frontend=host_port, backend=MANAGER_PORT)])
+
+    try:
+        with_pipeline(settings, action)
+    except KeyboardInterrupt:
+        click.echo("farm: stopped", err=True)
+
+
+@main.command("integration-test")
+@setting_options
+@click.option("--workers", default="3", show_default=True, help="Workers that must register and sign on (1-32).")
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+              help="Directory for integration.xml (JUnit) and integration-timing.txt.")
+def integration_test(settings_overrides: dict, workers: str, export: Path) -> None:
+    """Run the built manager and N workers as services, check them; exit 1 if a check failed."""
+    from pipeline.spec import INTEGRATION_REPORTS
+
+    n = parse_workers(workers)
+    settings = load(settings_overrides)
+    export = check_export_dir(export)
+
+    async def action(pipe):
+        result = await pipe.integration_test(n)
+        await result.reports.export(str(export))
+        return result.exit_code
+
+    code = with_pipeline(settings, action)
+    timing = export / INTEGRATION_REPORTS[1]
+    if timing.is_file():
+        click.echo(timing.read_text().strip())
+    click.echo(f"reports in {export}; integration checks {'FAILED' if code else 'passed'}")
+    sys.exit(EXIT_FAILED if code else 0)
 
 
 # --- plain Docker lane ----------------------------------------------------------------
