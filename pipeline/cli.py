@@ -58,10 +58,11 @@ def setting_options(fn):
         "--allow-unsafe-go-modules", is_flag=True, default=None,
         help="Allow GOPROXY=direct/off, GOSUMDB=off or GOPRIVATE=*.",
     )(fn)
+    fn = click.option("--sbom", is_flag=True, default=None, help="Also write a CycloneDX SBOM of each image.")(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        names = [n for n, _, _ in SETTING_FLAGS] + ["allow_unsafe_go_modules"]
+        names = [n for n, _, _ in SETTING_FLAGS] + ["allow_unsafe_go_modules", "sbom"]
         overrides = {n: kwargs.pop(n) for n in names}
         return fn(*args, settings_overrides=overrides, **kwargs)
 
@@ -446,6 +447,8 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     export = check_export_dir(export)
     gover, stamp = local_facts(settings)
     args = build_args(settings, stamp, gover)
+    if settings.sbom and "sbom" not in targets:
+        targets = (*targets, "sbom")
     with recorded("docker-build", settings, export, targets=list(targets)):
         code = 0
         for target in targets:
