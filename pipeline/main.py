@@ -383,7 +383,7 @@ class FlamencoPipeline:
 
     @function
     async def ci(self) -> CiResult:
-        """test + check + build concurrently; returns every artifact and a combined exit code."""
+        """test + check + build + integration test concurrently; returns every artifact and a combined exit code."""
         outcome: dict[str, str] = {}
         test_box: dict[str, TestResult] = {}
 
@@ -408,12 +408,24 @@ class FlamencoPipeline:
             bad = sorted(k for k, v in timings.items() if not v["ok"])
             outcome["build"] = "passed" if not bad else f"failed in {', '.join(bad)}"
 
+        # -- the integration test: manager + workers as services (issue 7) --
+        integration_box: dict[str, TestResult] = {}
+
+        async def run_integration():
+            try:
+                integration_box["r"] = r = await self.integration_test()
+                outcome["integration"] = "passed" if r.exit_code == 0 else "failed (see reports/integration.xml)"
+            except (dagger.ExecError, dagger.QueryError) as e:
+                outcome["integration"] = "failed: " + (str(e).strip().splitlines() or ["see log"])[0]
+        # -- end integration test --
+
         async with anyio.create_task_group() as tg:
             tg.start_soon(run_test)
             tg.start_soon(run_check)
             tg.start_soon(run_build)
+            tg.start_soon(run_integration)
         code = 0 if all(v == "passed" for v in outcome.values()) else 1
-        summary = "\n".join(f"{k}: {outcome[k]}" for k in ("test", "check", "build"))
+        summary = "\n".join(f"{k}: {outcome[k]}" for k in ("test", "check", "build", "integration"))
         facts = await self._facts(image_sizes=outcome["build"] == "passed")
         report = self._report(timings, {"test_exit_code": test_box["r"].exit_code, "outcome": outcome},
                               facts, clock.get("wall"))
@@ -423,6 +435,8 @@ class FlamencoPipeline:
         dist = self._with_report(dist, report).with_new_file(
             "ci-result.json", json.dumps({"exit_code": code, "outcome": outcome}, indent=2)
         )
+        if "r" in integration_box:  # integration.xml + timing next to the unit tests' reports
+            dist = dist.with_directory("reports", integration_box["r"].reports)
         return CiResult(dist=dist, exit_code=code, summary=summary)
 
     @function

@@ -228,3 +228,51 @@ def test_compose_farm_uses_the_same_hostname_and_manager_url():
     doc = yaml.safe_load((ROOT / "compose.dev.yml").read_text())
     assert spec.MANAGER_HOSTNAME in doc["services"]
     assert doc["services"]["worker"]["command"] == ["-manager", spec.MANAGER_URL]
+
+
+# --------------------------------------------------------------------------- #
+# ci includes the integration test
+
+
+@pytest.mark.parametrize("integration_code", [0, 1])
+def test_ci_runs_the_integration_test_and_merges_its_reports(monkeypatch, integration_code):
+    """ci() with the engine-bound parts replaced by lazy stand-ins; the rest runs as written."""
+    from dagger import dag
+
+    from pipeline.main import FlamencoPipeline
+    from pipeline.results import TestResult
+
+    unit = dag.directory().with_new_file("junit.xml", "<testsuites/>")
+    integ = dag.directory().with_new_file("integration.xml", "<testsuites/>")
+    called = []
+
+    class Synced:
+        async def sync(self):
+            return self
+
+    async def fake_test(self):
+        return TestResult(reports=unit, exit_code=0)
+
+    async def fake_integration(self, workers=3):
+        called.append(workers)
+        return TestResult(reports=integ, exit_code=integration_code)
+
+    async def fake_evaluate(self, targets):
+        return {name: {"started": 0.0, "finished": 1.0, "ok": True} for name in targets}
+
+    async def fake_facts(self, image_sizes=True):
+        return {}
+
+    monkeypatch.setattr(FlamencoPipeline, "test", fake_test)
+    monkeypatch.setattr(FlamencoPipeline, "check", lambda self: Synced())
+    monkeypatch.setattr(FlamencoPipeline, "integration_test", fake_integration)
+    monkeypatch.setattr(FlamencoPipeline, "_evaluate", fake_evaluate)
+    monkeypatch.setattr(FlamencoPipeline, "_facts", fake_facts, raising=False)
+    result = anyio.run(make_pipeline().ci)
+    assert called == [3], "ci runs the integration test once, with the default 3 workers"
+    lines = result.summary.splitlines()
+    assert lines[-1] == ("integration: passed" if integration_code == 0
+                         else "integration: failed (see reports/integration.xml)")
+    assert result.exit_code == integration_code
+    merged = [c for c in calls(result.dist, "withDirectory") if c.args["path"] == "reports"]
+    assert merged[-1].args["source"] is integ, "integration.xml lands in dist/reports with the unit tests' reports"
