@@ -321,7 +321,7 @@ class Checker:
         want = (self.cfg.stamp_version, self.cfg.stamp_hash)
         if got != want:
             wrong = [f"{k} {g!r}, expected {w!r}" for k, g, w in zip(("version", "git hash"), got, want) if g != w]
-            raise CheckFailed(f"the manager reports {'; '.join(wrong)} (built {want[0]} ({want[1]}))")
+            raise CheckFailed(f"the manager reports {'; '.join(wrong)}")
         return f"{v.get('name', 'Flamenco')} {got[0]} ({got[1]})", json.dumps(v)
 
     def check_openapi_valid(self):
