@@ -387,16 +387,23 @@ class FlamencoPipeline:
         outcome: dict[str, str] = {}
         test_box: dict[str, TestResult] = {}
 
+        def failure(e: Exception) -> str:
+            text = (getattr(e, "stderr", "") or str(e)).strip().splitlines()
+            return "failed: " + (text[-1] if text else type(e).__name__)
+
         async def run_test():
-            test_box["r"] = r = await self.test()
-            outcome["test"] = "passed" if r.exit_code == 0 else f"failed (go test exit {r.exit_code})"
+            try:
+                test_box["r"] = r = await self.test()
+                outcome["test"] = "passed" if r.exit_code == 0 else f"failed (go test exit {r.exit_code})"
+            except (dagger.ExecError, dagger.QueryError) as e:  # the test stage could not even run
+                outcome["test"] = failure(e)
 
         async def run_check():
             try:
                 await self.check().sync()
                 outcome["check"] = "passed"
-            except dagger.ExecError as e:
-                outcome["check"] = "failed: " + (e.stderr.strip().splitlines() or ["see log"])[-1]
+            except (dagger.ExecError, dagger.QueryError) as e:
+                outcome["check"] = failure(e)
 
         timings: dict = {}
         clock: dict[str, float] = {}
@@ -427,11 +434,13 @@ class FlamencoPipeline:
         code = 0 if all(v == "passed" for v in outcome.values()) else 1
         summary = "\n".join(f"{k}: {outcome[k]}" for k in ("test", "check", "build", "integration"))
         facts = await self._facts(image_sizes=outcome["build"] == "passed")
-        report = self._report(timings, {"test_exit_code": test_box["r"].exit_code, "outcome": outcome},
+        unit = test_box.get("r")
+        report = self._report(timings, {"test_exit_code": unit.exit_code if unit else None, "outcome": outcome},
                               facts, clock.get("wall"))
-        dist = dag.directory().with_directory("reports", test_box["r"].reports)
+        reports = unit.reports if unit else dag.directory()
+        dist = dag.directory().with_directory("reports", reports)
         if outcome["build"] == "passed":
-            dist = self._artifacts(test_box["r"].reports)
+            dist = self._artifacts(reports)
         dist = self._with_report(dist, report).with_new_file(
             "ci-result.json", json.dumps({"exit_code": code, "outcome": outcome}, indent=2)
         )
