@@ -78,7 +78,7 @@ SCHEMA: dict = {
                     "platform": {"type": ["string", "null"]},
                     "start": _NUM, "end": _NUM,
                     "seconds": _NUM,  # wall: end - start
-                    "busy_seconds": _NUM,  # docker lane: sum of its steps' durations (the rest is waiting)
+                    "busy_seconds": _NUM,  # docker lane: time in which one of its steps ran (the rest is waiting)
                     "cached": {"type": ["boolean", "null"]},  # null: the lane cannot tell
                     "status": {"enum": ["ok", "failed", "canceled", "unfinished"]},
                     "targets": {"type": "array", "items": {"type": "string"}},
@@ -263,20 +263,16 @@ def docker_lane_report(
 
     chosen: dict[tuple, dict] = {}  # (stage label, step index or title) -> the instance to report
     seen_in: dict[tuple, set[str]] = {}  # ... -> targets whose build had that step
-    per_log_paths: list[tuple[float, list[buildkit_log.Span], float]] = []
     outputs: dict[str, list[str]] = {}
     go_env, fetched, go_env_target = None, None, None
     errors: list[str] = []
-    wall_end, next_start = 0.0, 0.0
-    for item in items:
-        log = buildkit_log.parse(item.text)
-        spans = buildkit_log.timeline(log, parents)
-        offset = item.started if item.started is not None else next_start
+    wall_end = 0.0
+    parsed = [buildkit_log.parse(item.text) for item in items]
+    all_spans = _aligned_timelines(items, parsed, parents)
+    for item, log, (offset, spans) in zip(items, parsed, all_spans):
         makespan = max((s.end for s in spans.values()), default=0.0)
         took = item.seconds if item.seconds is not None else makespan
         wall_end = max(wall_end, offset + took)
-        next_start = offset + took
-        per_log_paths.append((offset, buildkit_log.critical_path(spans), offset + makespan))
         if log.error:
             errors.append(f"{item.target}: {log.error.splitlines()[0]}")
         for v in log.vertices:
@@ -302,7 +298,7 @@ def docker_lane_report(
         inst["targets"] = sorted(seen_in[key])
 
     stages = _group_stages(chosen.values())
-    path = _docker_critical_path(per_log_paths, items)
+    path = _stage_critical_path(stages)
     settings_view = _settings_view(settings)
     tools = configured_tool_versions(settings_view)
     tools |= tool_versions_from_output(outputs, "build log (step output)")
@@ -342,6 +338,42 @@ def docker_lane_report(
     return report
 
 
+def _step_key(v: buildkit_log.Vertex) -> tuple | None:
+    return (v.stage, v.index) if v.is_step else None
+
+
+def _aligned_timelines(items: Sequence[TargetLog], parsed: list, parents) -> list[tuple[float, dict]]:
+    """Each log's timeline, placed on one clock (offset, spans).
+
+    Builds without ``started`` follow the previous one. When builds overlap, a
+    step one of them ran is a cache hit in the others, which could not happen
+    before it was done there: those cache hits get a ``not_before``, and the
+    timelines are recomputed until nothing moves (a few rounds)."""
+    offsets: list[float] = []
+    spans_list = [buildkit_log.timeline(log, parents) for log in parsed]
+    nxt = 0.0
+    for item, spans in zip(items, spans_list):
+        off = item.started if item.started is not None else nxt
+        offsets.append(off)
+        nxt = off + (item.seconds if item.seconds is not None else max((s.end for s in spans.values()), default=0.0))
+    for _ in range(5):
+        ran_until: dict[tuple, float] = {}
+        for off, log, spans in zip(offsets, parsed, spans_list):
+            for v in log.vertices:
+                if (key := _step_key(v)) and not v.cached and v.id in spans:
+                    ran_until[key] = min(ran_until.get(key, math.inf), off + spans[v.id].end)
+        new = []
+        for off, log in zip(offsets, parsed):
+            nb = {v.id: ran_until[key] - off for v in log.vertices
+                  if v.cached and (key := _step_key(v)) in ran_until and ran_until[key] > off}
+            new.append(buildkit_log.timeline(log, parents, nb))
+        moved = any(a[i].end != b[i].end for a, b in zip(spans_list, new) for i in a)
+        spans_list = new
+        if not moved:
+            break
+    return list(zip(offsets, spans_list))
+
+
 def _better(a: dict, b: dict) -> bool:
     """Report the instance that ran (not a cache hit), earliest first."""
     ran_a, ran_b = not a["cached"], not b["cached"]
@@ -367,7 +399,7 @@ def _group_stages(instances) -> list[dict]:
         timed = [s for s in steps if s["end"] > s["start"]] or steps
         start = min(s["start"] for s in timed)
         end = max(s["end"] for s in timed) if timed is not steps else start
-        busy = sum(s["end"] - s["start"] for s in steps)
+        busy = _union_length([(s["start"], s["end"]) for s in steps])
         targets = sorted({t for s in steps for t in s["targets"]})
         stages.append({
             "name": name, "kind": kind, "tier": TIER_OF.get(name), "platform": steps[0]["platform"],
@@ -384,24 +416,51 @@ def _group_stages(instances) -> list[dict]:
     return stages
 
 
-def _docker_critical_path(per_log: list, items: Sequence[TargetLog]) -> dict:
-    if not per_log:
-        return {"stages": [], "seconds": 0.0, "segments": []}
-    i = max(range(len(per_log)), key=lambda k: per_log[k][2])
-    offset, path, _ = per_log[i]
-    segments: list[dict] = []
-    for span in path:
-        label, _ = _stage_label(span.vertex, items[i].target)
-        if segments and segments[-1]["stage"] == label:
-            segments[-1]["end"] = round(span.end + offset, 3)
+def _union_length(intervals: list[tuple[float, float]]) -> float:
+    """Seconds in which at least one of the intervals was running."""
+    total, cur_a, cur_b = 0.0, None, None
+    for a, b in sorted(intervals):
+        if cur_b is None or a > cur_b:
+            total += (cur_b - cur_a) if cur_b is not None else 0.0
+            cur_a, cur_b = a, b
         else:
-            segments.append({"stage": label, "start": round(span.start + offset, 3), "end": round(span.end + offset, 3)})
-    for seg in segments:
-        seg["seconds"] = round(seg["end"] - seg["start"], 3)
-    # zero-length hops through cache hits and internal loads say nothing: keep stages that took time
-    shown = [s for s in segments if s["seconds"] > 0 or not s["stage"].startswith("(")]
-    seconds = round(segments[-1]["end"] - segments[0]["start"], 3) if segments else 0.0
-    return {"stages": [s["stage"] for s in shown], "seconds": seconds, "segments": shown}
+            cur_b = max(cur_b, b)
+    return total + ((cur_b - cur_a) if cur_b is not None else 0.0)
+
+
+def _stage_deps(name: str) -> list[str]:
+    if name.startswith("(export ") and name.endswith(")"):
+        return [name[len("(export "):-1]]
+    if name in spec.EXPORTS:
+        return [spec.EXPORTS[name][0]]
+    try:
+        return spec.dependencies(name)
+    except KeyError:
+        return []
+
+
+def _stage_critical_path(stages: list[dict]) -> dict:
+    """From the stage (or export) that ended last, back through the dependency that ended last."""
+    by = {s["name"]: s for s in stages if s["kind"] != "internal"}
+    if not by:
+        return {"stages": [], "seconds": 0.0, "segments": []}
+    cur = max(by.values(), key=lambda s: (s["end"], s["start"]))
+    path = [cur]
+    while True:
+        deps = [by[d] for d in _stage_deps(cur["name"]) if d in by and by[d]["end"] <= cur["end"] + 1e-6]
+        if not deps or max(deps, key=lambda s: s["end"]) in path:
+            break
+        cur = max(deps, key=lambda s: s["end"])
+        path.append(cur)
+    path.reverse()
+    segments, prev_end = [], None
+    for st in path:
+        start = st["start"] if prev_end is None else max(st["start"], prev_end)
+        segments.append({"stage": st["name"], "start": round(start, 3), "end": st["end"],
+                         "seconds": round(st["end"] - start, 3)})
+        prev_end = st["end"]
+    return {"stages": [s["stage"] for s in segments],
+            "seconds": round(path[-1]["end"] - path[0]["start"], 3), "segments": segments}
 
 
 def _images(images: Mapping[str, str] | None, inspect: bool) -> dict:

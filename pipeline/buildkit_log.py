@@ -330,7 +330,9 @@ def _last_step(log: BuildLog, stage: str) -> list[Vertex]:
     return steps[-1:] if steps else []
 
 
-def timeline(log: BuildLog, parents: Mapping[str, str | None] | None = None) -> dict[int, Span]:
+def timeline(
+    log: BuildLog, parents: Mapping[str, str | None] | None = None, not_before: Mapping[int, float] | None = None
+) -> dict[int, Span]:
     """The earliest schedule consistent with what the log says.
 
     Constraints used, vertex by vertex in completion order:
@@ -340,7 +342,10 @@ def timeline(log: BuildLog, parents: Mapping[str, str | None] | None = None) -> 
     * it started after its dependencies ended (:func:`dependencies`; ``parents``
       maps stage -> parent stage, which the log itself does not say);
     * it ended no earlier than the vertex that finished before it (the order of
-      ``DONE`` lines is the completion order).
+      ``DONE`` lines is the completion order);
+    * it ended no earlier than ``not_before[id]``, when given: concurrent builds
+      share work, and a step that another build ran shows up here as a cache hit
+      that could only happen once that build had finished it.
 
     The result is a lower bound on every start and end: idle time that no
     constraint forces (a vertex that waited for something not in the log) is
@@ -351,6 +356,7 @@ def timeline(log: BuildLog, parents: Mapping[str, str | None] | None = None) -> 
     showing before the others of the same round).
     """
     parents = parents or {}
+    not_before = not_before or {}
     spans: dict[int, Span] = {}
     clock = 0.0
     for v in log.completion_order():
@@ -358,6 +364,7 @@ def timeline(log: BuildLog, parents: Mapping[str, str | None] | None = None) -> 
         dep = max(deps, key=lambda s: s.end, default=None)
         dep_end = dep.end if dep else 0.0
         d = v.duration
+        dep_end = max(dep_end, not_before.get(v.id, 0.0) - d)
         if v.end_line is None:  # never finished: do not let it move the clock backwards
             end = max(dep_end + d, clock)
             spans[v.id] = Span(v, end - d, end, dep.vertex.id if dep else None, False)

@@ -42,7 +42,7 @@ def test_docker_report_follows_the_schema(report):
 def test_stage_spans_count_only_steps_that_took_time(report):
     by = {s["name"]: s for s in report["stages"]}
     tools = by["build-tools"]
-    assert tools["busy_seconds"] == pytest.approx(sum(st["end"] - st["start"] for st in tools["steps"]), abs=0.01)
+    assert tools["busy_seconds"] == pytest.approx(sum(st["end"] - st["start"] for st in tools["steps"]), abs=0.01)  # sequential steps
     assert tools["seconds"] >= tools["busy_seconds"] - 0.01
     assert by["webapp"]["start"] >= by["web-deps"]["end"] - 0.01
 
@@ -135,3 +135,31 @@ def test_the_dagger_module_writes_the_three_report_files():
     assert set(files) == {"build-report.json", "build-report.md", "build-timeline.svg"}
     assert json.loads(files["build-report.json"]) == json.loads(json.dumps(report))
     assert "(build-timeline.svg)" in files["build-report.md"]
+
+
+def test_concurrent_builds_share_one_clock():
+    """The container lane's default build: four `docker build`s at once, from an empty cache.
+
+    A step one build ran is a cache hit in the others, and that hit could only come once
+    the step was done: the report places it (and what follows) no earlier."""
+    from pipeline import buildkit_log
+
+    meta = json.loads((COLD.parent / "buildkit-plain-concurrent.json").read_text())
+    logs = [br.TargetLog(t, (COLD.parent / name).read_text(), started=0.0, seconds=meta["wall_seconds"][t])
+            for t, name in meta["logs"].items()]
+    r = br.docker_lane_report(logs, {"manager": "m", "worker": "w"}, inspect=False)
+    jsonschema.validate(r, br.SCHEMA)
+    by = {s["name"]: s for s in r["stages"]}
+    wall = max(meta["wall_seconds"].values())
+    assert 0.9 * wall <= r["timing"]["timeline_seconds"] <= wall
+    assert by["test"]["start"] >= by["go-source"]["end"] >= by["build-tools"]["end"] > 30
+    assert by["(export worker)"]["start"] >= by["app"]["end"]  # the worker copies from app
+    assert by["worker"]["busy_seconds"] > 20  # FFmpeg's install, beside the Go tools' compile
+    assert by["worker"]["start"] < by["build-tools"]["end"]
+    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "build-tools", "go-source", "test", "reports",
+                                            "(export reports)"]
+    # alone, the reports build's log would put the tests before the tools were compiled
+    alone = buildkit_log.parse(logs[2].text)
+    spans = buildkit_log.timeline(alone, br.DOCKER_PARENTS)
+    assert logs[2].target == "reports"
+    assert spans[alone.step("test", 1).id].start < 10 < by["test"]["start"]

@@ -1,0 +1,100 @@
+"""build-report.json/.md/.svg from the real BuildKit logs of the session's default build."""
+
+from __future__ import annotations
+
+import json
+import uuid
+import xml.etree.ElementTree as ET
+
+import jsonschema
+import pytest
+
+from pipeline import spec
+from pipeline.build_report import SCHEMA, TargetLog, docker_lane_report, write_report_files
+
+from .conftest import GO_VERSION, STAMP
+from .engine import run_docker
+
+pytestmark = pytest.mark.docker
+
+STAGES = {"go-base", "node-base", "python-base", "go-deps", "web-deps", "build-tools", "webapp", "addon",
+          "go-source", "app", "test", "manager", "worker", "reports", "binaries"}
+GO_ENV_VARS = ("GOVERSION", "GOTOOLCHAIN", "GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY", "GOFLAGS",
+               "GOMODCACHE", "GOCACHE")
+EXPORT_NEEDS = {name: [stage] for name, (stage, _) in spec.EXPORTS.items()}
+
+
+@pytest.mark.timeout(1800)
+def test_build_report_of_the_default_build(lane, default_build, fixture_copy, tmp_path):
+    # the four `docker build`s of the default build started together
+    logs = [TargetLog(t, r.output, started=0.0, seconds=r.seconds) for t, r in default_build.results.items()]
+    images = {"manager": default_build.manager, "worker": default_build.worker}
+    settings = lane.settings()
+
+    def make_report():
+        return docker_lane_report(logs, images, settings=settings, stamp=STAMP, go_version=GO_VERSION)
+
+    report = default_report = make_report()
+    if report["go_module_settings"]["values"] is None:
+        # A warm engine served go-deps from its cache in every build, so no log has its output.
+        # Re-run just that step (a go.mod comment changes its input) and add that real log too.
+        src = fixture_copy("report-go-env")
+        (src / "go.mod").write_text((src / "go.mod").read_text() + f"\n// build report test {uuid.uuid4()}\n")
+        extra = lane.build("go-deps", src, label="go-deps (go env for the report)").check()
+        logs.append(TargetLog("go-deps", extra.output, seconds=extra.seconds))
+        report = make_report()
+    paths = write_report_files(report, tmp_path)
+    print(f"[lane] build report: {paths['markdown']} ({report['timing']})")
+
+    # the JSON: schema, every stage of the four targets, exports
+    data = json.loads(paths["json"].read_text())
+    jsonschema.validate(data, SCHEMA)
+    names = {s["name"] for s in data["stages"]}
+    assert STAGES <= names, sorted(STAGES - names)
+    assert {f"(export {t})" for t in ("manager", "worker", "reports", "binaries")} <= names
+    for s in data["stages"]:
+        assert s["end"] >= s["start"] >= 0
+        non_from = [st for st in s.get("steps", []) if st["instruction"] != "FROM"]
+        if s["kind"] == "stage" and non_from:
+            assert s["cached"] == all(st["cached"] for st in non_from), s
+    assert data["timing"]["timeline_seconds"] <= data["timing"]["wall_seconds"] + 1.0
+    assert data["critical_path"]["stages"] and data["critical_path"]["stages"][-1].startswith("(export ")
+
+    # cache flags are plausible: a stage that ran makes every stage built on it run, in some build
+    # of the default build (concurrent builds share work: one runs a step, the others see a cache hit)
+    by = {s["name"]: s for s in default_report["stages"] if s["kind"] == "stage"}
+    for name, s in by.items():
+        needs = EXPORT_NEEDS.get(name) or spec.dependencies(name)
+        for dep in needs:
+            if dep in by and by[dep]["cached"] is False:
+                assert s["cached"] is False, f"{dep} ran but {name} was a cache hit"
+    if by["go-deps"]["cached"] is False:
+        assert isinstance(default_report["go_module_settings"]["module_zips_fetched"], int)
+        assert default_report["go_module_settings"]["values"] is not None
+
+    # Go module settings: what the build printed equals `go env` in the build-tools image
+    values = data["go_module_settings"]["values"]
+    tag = "flamenco-lane/build-tools:report-test"
+    lane.build("build-tools", default_build.context, tag=tag, label="build-tools (go env)").check()
+    try:
+        out = run_docker(["run", "--rm", "--entrypoint", "go", tag, "env", "-json", *GO_ENV_VARS]).stdout
+    finally:
+        run_docker(["rmi", tag], check=False)
+    assert values == json.loads(out)
+    assert values["GOFLAGS"] == settings.goflags and values["GOVERSION"] == f"go{GO_VERSION}"
+
+    # images and tools
+    for kind in ("manager", "worker"):
+        assert data["images"][kind]["size_bytes"] > 0, data["images"]
+    assert data["images"]["worker"]["size_bytes"] > data["images"]["manager"]["size_bytes"]  # FFmpeg
+    assert data["tool_versions"]["go"]["version"] == f"go{GO_VERSION}"
+    assert "docker engine" in data["tool_versions"]
+
+    # the views
+    md = paths["markdown"].read_text()
+    assert "(build-timeline.svg)" in md and "## Critical path" in md
+    for stage in STAGES:
+        assert f"| {stage} |" in md
+    svg = ET.fromstring(paths["svg"].read_text())
+    labels = {e.text for e in svg.iter("{http://www.w3.org/2000/svg}text")}
+    assert STAGES <= labels
