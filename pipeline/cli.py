@@ -450,19 +450,37 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     if settings.sbom and "sbom" not in targets:
         targets = (*targets, "sbom")
     with recorded("docker-build", settings, export, targets=list(targets)):
-        code = 0
-        for target in targets:
+        import time
+        from concurrent.futures import ThreadPoolExecutor
+
+        from pipeline.build_report import TargetLog, docker_lane_report, write_report_files
+
+        def one(target: str):
             b = DockerBuild(
                 context=settings.source, target=target, args=args, ca_cert=settings.ca_cert, go_netrc=settings.go_netrc,
                 tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
                 output=export / target if target in EXPORTS else None,
             )
+            t0 = time.monotonic()
             proc = b.run(log_path=export / "logs" / f"{target}.log")
+            return b, proc, time.monotonic() - t0
+
+        # All targets at once: BuildKit runs the steps they share once.
+        code, logs, images = 0, [], {}
+        with ThreadPoolExecutor(max(1, len(targets))) as pool:
+            results = list(pool.map(one, targets))
+        for target, (b, proc, seconds) in zip(targets, results):
+            logs.append(TargetLog(target, proc.stdout + proc.stderr, seconds=seconds, started=0.0))
             status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
-            click.echo(f"{target}: {status}" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
+            click.echo(f"{target}: {status} in {seconds:.1f}s" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
             if proc.returncode:
                 click.echo("\n".join(proc.stderr.splitlines()[-15:]), err=True)
                 code = EXIT_FAILED
+            elif b.tag:
+                images[target] = b.tag
+        report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover)
+        for path in write_report_files(report, export).values():
+            click.echo(f"wrote {path}")
         reports = export / "reports" / "exit-code"
         if code == 0 and reports.exists() and reports.read_text().strip() != "0":
             click.echo(f"go test failed (exit {reports.read_text().strip()}); reports in {export / 'reports'}", err=True)
