@@ -24,6 +24,7 @@ from pipeline.source_facts import BuildStamp
 
 from .engine import engine_available, timed
 from .standins import ensure_standins_timed
+from .engine import lane_log  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 FIXTURE = HERE.parent / "fixtures" / "flamenco-mini"
@@ -67,7 +68,7 @@ def engine() -> None:
 def standins(engine) -> dict[str, str]:
     """Tags of the stand-in base images: ``{"go", "node", "python", "runtime"}``."""
     with timed("stand-in images"):
-        tags, timings = ensure_standins_timed(GO_VERSION, log=lambda m: print(f"[lane] {m}", flush=True))
+        tags, timings = ensure_standins_timed(GO_VERSION, log=lambda m: lane_log(f"{m}"))
     print("[lane] stand-in timings: " + ", ".join(f"{k}={v:.1f}s" for k, v in timings.items()))
     return tags
 
@@ -181,7 +182,7 @@ class Lane:
         t0 = time.monotonic()
         proc = build.run(log_path=log_path, timeout=timeout)
         dt = time.monotonic() - t0
-        print(f"[lane] build {label}: {dt:.1f}s (exit {proc.returncode}, log {log_path})", flush=True)
+        lane_log(f"build {label}: {dt:.1f}s (exit {proc.returncode}, log {log_path})")
         return BuildResult(target, proc, dt, log_path)
 
 
@@ -227,3 +228,13 @@ def default_build(lane, fixture_copy, tmp_path_factory) -> DefaultBuild:
     for result in results.values():
         result.check()
     return DefaultBuild(context, MANAGER_TAG, WORKER_TAG, reports, binaries, results)
+
+
+def pytest_terminal_summary(terminalreporter):
+    """Repeat the lane's timing lines at the end: the time of each part, visible in CI."""
+    from .engine import LANE_LOG
+
+    if LANE_LOG:
+        terminalreporter.section("container lane timings")
+        for line in LANE_LOG:
+            terminalreporter.write_line(line)

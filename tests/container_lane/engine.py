@@ -131,4 +131,15 @@ def timed(part: str, timings: dict[str, float] | None = None):
         dt = time.monotonic() - t0
         if timings is not None:
             timings[part] = dt
-        print(f"[lane] {part}: {dt:.1f}s" + ("" if ok else " (failed)"), flush=True)
+        lane_log(f"{part}: {dt:.1f}s" + ("" if ok else " (failed)"))
+
+
+#: Every timing/result line of the lane, printed again at the end of the run
+#: (pytest captures test output; the summary makes the lane's times visible in CI).
+LANE_LOG: list[str] = []
+
+
+def lane_log(message: str) -> None:
+    line = f"[lane] {message}"
+    LANE_LOG.append(line)
+    print(line, flush=True)

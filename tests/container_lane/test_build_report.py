@@ -14,6 +14,7 @@ from pipeline.build_report import SCHEMA, TargetLog, docker_lane_report, write_r
 
 from .conftest import GO_VERSION, STAMP
 from .engine import run_docker
+from .engine import lane_log  # noqa: E402
 
 pytestmark = pytest.mark.docker
 
@@ -44,7 +45,7 @@ def test_build_report_of_the_default_build(lane, default_build, fixture_copy, tm
         logs.append(TargetLog("go-deps", extra.output, seconds=extra.seconds))
         report = make_report()
     paths = write_report_files(report, tmp_path)
-    print(f"[lane] build report: {paths['markdown']} ({report['timing']})")
+    lane_log(f"build report: {paths['markdown']} ({report['timing']})")
 
     # the JSON: schema, every stage of the four targets, exports
     data = json.loads(paths["json"].read_text())

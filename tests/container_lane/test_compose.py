@@ -23,6 +23,7 @@ import pytest
 from pipeline import spec
 
 from .conftest import STAMP
+from .engine import lane_log  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = shutil.which("docker-compose") or "/usr/bin/docker-compose"
@@ -90,7 +91,7 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         assert signed_on == workers, logs[-3000:]
         listed = farm.get("/api/v3/worker-mgt/workers")["workers"]
         assert len(listed) == workers
-        print(f"[lane] compose farm with {workers} worker(s): up and all signed on in {elapsed:.1f}s")
+        lane_log(f"compose farm with {workers} worker(s): up and all signed on in {elapsed:.1f}s")
 
         # the shared storage is one volume at the same path in manager and every worker
         probe = f"probe-{uuid.uuid4().hex[:6]}"

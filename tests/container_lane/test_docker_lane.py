@@ -31,6 +31,7 @@ from .engine import (
     step_output,
     timed,
 )
+from .engine import lane_log  # noqa: E402
 
 pytestmark = pytest.mark.docker
 
@@ -205,7 +206,7 @@ def test_manager_serves_version_and_is_healthy(default_build):
 def test_reports_export(default_build):
     reports = default_build.reports
     counts = junit_counts(reports / "junit.xml")
-    print(f"[lane] junit: {counts}")
+    lane_log(f"junit: {counts}")
     assert counts["tests"] == FIXTURE_TESTS, counts
     assert counts["failures"] == 0 and counts["errors"] == 0, counts
     assert counts["skipped"] == FIXTURE_SKIPPED, counts
@@ -227,7 +228,7 @@ def test_failing_test_still_reports(lane, fixture_copy, default_build, tmp_path)
 
     assert (out / "exit-code").read_text().strip() != "0"
     counts = junit_counts(out / "junit.xml")
-    print(f"[lane] junit (failing): {counts}")
+    lane_log(f"junit (failing): {counts}")
     assert counts["failures"] == 1, counts
     assert counts["failed"] == ["TestFixtureCanFail"], counts
 
@@ -254,7 +255,7 @@ def test_source_change_rebuilds_only_app(lane, fixture_copy, default_build):
         assert app, f"no RUN step of app in the progress output (log {result.log_path})"
         for title, info in app.items():
             assert not info["cached"] and info["seconds"] is not None, (title, info)
-            print(f"[lane] app go build after a source change: {info['seconds']:.1f}s")
+            lane_log(f"app go build after a source change: {info['seconds']:.1f}s")
     finally:
         run_docker(["rmi", tag], check=False)
 
@@ -316,7 +317,7 @@ def test_direct_mode_fails_fast_on_unreachable_vcs(lane, fixture_copy, default_b
     result = lane.build(
         "go-deps", src, args=args, settings=settings, timeout=STEP_TIMEOUT + 180, label="go-deps direct unreachable"
     )
-    print(f"[lane] GOPROXY=direct with an unreachable VCS host failed after {result.seconds:.1f}s")
+    lane_log(f"GOPROXY=direct with an unreachable VCS host failed after {result.seconds:.1f}s")
     assert not result.ok, result.tail()
     assert result.seconds < STEP_TIMEOUT + 60, f"took {result.seconds:.1f}s"
     emitted = step_output(result.output)  # what the step printed, not its script

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from .engine import step_output
+from .engine import lane_log  # noqa: E402
 
 HANG_TIMEOUT = 20
 
@@ -64,7 +65,7 @@ def test_stuck_download_is_stopped_with_a_message_naming_the_step(lane, fixture_
         t0 = time.monotonic()
         proc = b.run(timeout=HANG_TIMEOUT + 200)
         dt = time.monotonic() - t0
-        print(f"[lane] stuck proxy: go-deps stopped after {dt:.1f}s (STEP_TIMEOUT={HANG_TIMEOUT})")
+        lane_log(f"stuck proxy: go-deps stopped after {dt:.1f}s (STEP_TIMEOUT={HANG_TIMEOUT})")
         out = proc.stdout + proc.stderr
         assert proc.returncode != 0
         assert server.conns, "the go command never reached the stuck proxy"
@@ -155,4 +156,4 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     steps = parse_plain_progress(out)
     cached = {title.split()[0].lstrip("[") for title, info in steps.items() if info["cached"] and title.startswith("[")}
     assert {"go-base", "node-base", "web-deps"} <= cached, sorted(cached)
-    print(f"[lane] engine restart: rebuild green, cached stages: {sorted(cached)}")
+    lane_log(f"engine restart: rebuild green, cached stages: {sorted(cached)}")

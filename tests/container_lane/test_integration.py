@@ -25,6 +25,7 @@ from pipeline import integration, spec
 from .conftest import STAMP
 from .engine import run_docker, timed
 from .test_compose import Farm
+from .engine import lane_log  # noqa: E402
 
 SCRIPT = Path(integration.__file__)
 BROKEN_VERSION = "3.9-broken1"
@@ -80,7 +81,7 @@ def test_integration_checks_pass_on_the_compose_farm(default_build, workers, tmp
         assert {k: v for k, v in cases.items() if v[0] != "passed"} == {}
         (line,) = [x for x in proc.stdout.splitlines() if x.startswith("integration: ")]
         assert line.startswith(f"integration: {workers} workers up and signed on in ")
-        print(f"[lane] compose farm, {workers} worker(s): {line}")
+        lane_log(f"compose farm, {workers} worker(s): {line}")
         assert (tmp_path / spec.INTEGRATION_REPORTS[1]).read_text().strip() == line
     finally:
         farm.compose("down", "-v", "--remove-orphans", check=False)
