@@ -269,11 +269,14 @@ class FlamencoPipeline:
 
     async def _timed(self, timings: dict, name: str, obj, t0: float):
         start = time.monotonic()
+        entry = {"started": round(start - t0, 3)}
         try:
             await obj.sync()
-            timings[name] = {"started": round(start - t0, 3), "finished": round(time.monotonic() - t0, 3), "ok": True}
-        except dagger.ExecError as e:
-            timings[name] = {"started": round(start - t0, 3), "finished": round(time.monotonic() - t0, 3), "ok": False, "error": str(e).splitlines()[0]}
+            entry["ok"] = True
+        except (dagger.ExecError, dagger.QueryError) as e:  # one failed stage must not cancel the others
+            entry |= {"ok": False, "error": (str(e).splitlines() or [type(e).__name__])[0]}
+        entry["finished"] = round(time.monotonic() - t0, 3)
+        timings[name] = entry
 
     async def _evaluate(self, targets: dict[str, object]) -> dict:
         """Evaluate stages concurrently and time each (wall clock from the call's start)."""
