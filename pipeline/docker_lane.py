@@ -16,7 +16,8 @@ from pathlib import Path
 
 from pipeline import spec
 from pipeline.plan import images
-from pipeline.settings import Settings, node_major
+from pipeline.settings import Settings
+from pipeline.spec import node_major
 from pipeline.source_facts import BuildStamp
 
 REPO_ROOT = Path(__file__).resolve().parent.parent

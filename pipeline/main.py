@@ -18,10 +18,10 @@ from dagger import Doc, dag, function, object_type
 from pipeline import spec
 from pipeline.dagger_stages import StageGraph
 from pipeline.results import CiResult, TestResult
-from pipeline.settings import (
+from pipeline.settings import ArgSettings, Settings, load_settings, public_view
+from pipeline.spec import (
     GOTESTSUM_VERSION, NODE_IMAGE, PYTHON_IMAGE, RUNTIME_IMAGE, STATICCHECK_VERSION,
-    UPSTREAM_GIT_REF, UPSTREAM_GIT_URL, ArgSettings, GO_IMAGE_TEMPLATE, Settings,
-    load_settings, node_major, public_view,
+    UPSTREAM_GIT_REF, UPSTREAM_GIT_URL, node_major,
 )
 from pipeline.source_facts import (
     REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
@@ -139,12 +139,9 @@ class FlamencoPipeline:
 
     def _graph(self) -> StageGraph:
         s = self._settings()
-        images = {
-            "go": s.go_image or GO_IMAGE_TEMPLATE.format(go_version=self.go_version),
-            "node": s.node_image,
-            "python": s.python_image,
-            "runtime": s.runtime_image,
-        }
+        from pipeline.plan import images as resolved_images
+
+        images = resolved_images(s, self.go_version)
         params: dict[str, str | None] = {p: None for p in spec.PARAMS}
         params |= s.go_module_env()
         params |= {

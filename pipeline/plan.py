@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from pipeline import spec
-from pipeline.settings import GO_IMAGE_TEMPLATE, Settings, node_major
+from pipeline.settings import Settings
+from pipeline.spec import GO_IMAGE_TEMPLATE, node_major
 
 
 def images(settings: Settings, go_version: str) -> dict[str, str]:

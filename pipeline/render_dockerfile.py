@@ -85,9 +85,9 @@ def _stage(st: spec.Stage) -> list[str]:
         args.append("STEP_TIMEOUT")
     caches = [c for s in st.steps if isinstance(s, spec.Run) for c in s.caches]
     if any(c.toolchain == "go" for c in caches):
-        lines.append("ARG GO_VERSION=" + spec.PARAMS["GO_IMAGE"].default.split(":")[1].split("-")[0])
+        lines.append(f"ARG GO_VERSION={spec.DEFAULT_GO_VERSION}")
     if any(c.toolchain == "node" for c in caches):
-        lines.append("ARG NODE_MAJOR=" + spec.PARAMS["NODE_IMAGE"].default.split(":")[1].split("-")[0])
+        lines.append(f"ARG NODE_MAJOR={spec.node_major(spec.NODE_IMAGE)}")
     if any(c.toolchain for c in caches):
         lines += ["ARG BUILDOS", "ARG BUILDARCH"]
     if st.platform == "target" and not st.image:

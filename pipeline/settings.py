@@ -20,21 +20,17 @@ from pipeline import validate
 
 ENV_PREFIX = "FLAMENCO_PIPELINE_"
 
-# Upstream Flamenco: the pinned stable release built by default. Tags are
-# `v${VERSION}` (Flamenco's Makefile prints `git tag -a ... v${VERSION}`).
-UPSTREAM_GIT_URL = "https://projects.blender.org/studio/flamenco.git"
-UPSTREAM_GIT_REF = "v3.8.5"
-
-# Official images, overridable. The Go image tag is derived from go.mod.
-GO_IMAGE_TEMPLATE = "golang:{go_version}-bookworm"
-NODE_IMAGE = "node:22-bookworm-slim"
-PYTHON_IMAGE = "python:3.13-slim-bookworm"
-RUNTIME_IMAGE = "debian:bookworm-slim"
-
-# Tools the pipeline adds on top of Flamenco's own go.mod (fetched through the
-# Go module proxy with `go install module@version`, so the checksum DB verifies them).
-GOTESTSUM_VERSION = "v1.13.0"
-STATICCHECK_VERSION = "v0.7.0"  # the honnef.co/go/tools version Flamenco 3.9 pins
+# Defaults live in the engine-free stage spec (one source for both lanes and the
+# committed Dockerfile's ARG defaults); re-exported here for the settings model.
+from pipeline.spec import (  # noqa: E402
+    GOTESTSUM_VERSION,
+    NODE_IMAGE,
+    PYTHON_IMAGE,
+    RUNTIME_IMAGE,
+    STATICCHECK_VERSION,
+    UPSTREAM_GIT_REF,
+    UPSTREAM_GIT_URL,
+)
 
 
 # Settings checked by one single-value validator each (pipeline.validate).
@@ -269,14 +265,6 @@ class ArgSettings(Settings):
     @classmethod
     def settings_customise_sources(cls, settings_cls, init_settings, env_settings, dotenv_settings, file_secret_settings):
         return (init_settings,)
-
-
-def node_major(image: str) -> str:
-    """Node major version from an image tag (node:22-bookworm-slim -> 22), for cache ids."""
-    import re
-
-    m = re.search(r":v?(\d+)(?:[.-]|$)", image)
-    return m.group(1) if m else "custom"
 
 
 def public_view(settings: Settings) -> dict[str, Any]:

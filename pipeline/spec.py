@@ -13,6 +13,7 @@ app tier, and Go deps / web deps / the add-on run concurrently.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 TIERS = ("base", "deps", "build-tools", "app", "verify", "runtime")
@@ -177,27 +178,52 @@ GO_CACHES = (GOMODCACHE, GOCACHE)
 GO_SECRETS = ("go_netrc",)  # private modules: the go command reads $HOME/.netrc
 CACHES = (GOMODCACHE, GOCACHE, YARN_CACHE)
 
+# --- defaults (settings.py re-exports these; the Dockerfile's ARG defaults use them) ---
+# Upstream Flamenco: the pinned stable release built by default. Tags are
+# `v${VERSION}` (Flamenco's Makefile prints `git tag -a ... v${VERSION}`).
+UPSTREAM_GIT_URL = "https://projects.blender.org/studio/flamenco.git"
+UPSTREAM_GIT_REF = "v3.8.5"
+# Official images, overridable. The Go image tag is derived from go.mod.
+GO_IMAGE_TEMPLATE = "golang:{go_version}-bookworm"
+DEFAULT_GO_VERSION = "1.26.2"  # only the committed Dockerfile's ARG default; runs read go.mod
+NODE_IMAGE = "node:22-bookworm-slim"
+PYTHON_IMAGE = "python:3.13-slim-bookworm"
+RUNTIME_IMAGE = "debian:bookworm-slim"
+# Tools added on top of Flamenco's own go.mod, fetched with `go install module@version`
+# through the module proxy, so the checksum database verifies them.
+GOTESTSUM_VERSION = "v1.13.0"
+STATICCHECK_VERSION = "v0.7.0"  # the honnef.co/go/tools version Flamenco 3.9 pins
+
+
+
+def node_major(image: str) -> str:
+    """Node major version from an image tag (node:22-bookworm-slim -> 22), for cache ids."""
+    m = re.search(r":v?(\d+)(?:[.-]|$)", image)
+    return m.group(1) if m else "custom"
+
+
 # --- parameters ---------------------------------------------------------------
 GO_MODULE_VARS = ("GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY")
 PARAMS = {
-    "GO_IMAGE": Param("GO_IMAGE", "Go builder image (default: golang:<go.mod version>-bookworm).", "golang:1.26.2-bookworm"),
-    "NODE_IMAGE": Param("NODE_IMAGE", "Node image for the web app.", "node:22-bookworm-slim"),
-    "PYTHON_IMAGE": Param("PYTHON_IMAGE", "Python image that packs the add-on.", "python:3.13-slim-bookworm"),
-    "RUNTIME_IMAGE": Param("RUNTIME_IMAGE", "Base of the runtime images.", "debian:bookworm-slim"),
+    "GO_IMAGE": Param("GO_IMAGE", "Go builder image (default: golang:<go.mod version>-bookworm).",
+                      GO_IMAGE_TEMPLATE.format(go_version=DEFAULT_GO_VERSION)),
+    "NODE_IMAGE": Param("NODE_IMAGE", "Node image for the web app.", NODE_IMAGE),
+    "PYTHON_IMAGE": Param("PYTHON_IMAGE", "Python image that packs the add-on.", PYTHON_IMAGE),
+    "RUNTIME_IMAGE": Param("RUNTIME_IMAGE", "Base of the runtime images.", RUNTIME_IMAGE),
     **{v: Param(v, f"{v} for Go; empty = the Go toolchain's default.") for v in GO_MODULE_VARS},
     "GOFLAGS": Param("GOFLAGS", "GOFLAGS for every Go step.", "-mod=readonly"),
     "ALLOW_UNSAFE_GO_MODULES": Param(
         "ALLOW_UNSAFE_GO_MODULES", "Set to 1 to allow GOPROXY=direct/off or GOSUMDB=off.", "0"
     ),
     "STEP_TIMEOUT": Param("STEP_TIMEOUT", "Seconds a network step may take.", "900"),
-    "GOTESTSUM_VERSION": Param("GOTESTSUM_VERSION", "gotestsum version.", "v1.13.0"),
-    "STATICCHECK_VERSION": Param("STATICCHECK_VERSION", "staticcheck version.", "v0.7.0"),
+    "GOTESTSUM_VERSION": Param("GOTESTSUM_VERSION", "gotestsum version.", GOTESTSUM_VERSION),
+    "STATICCHECK_VERSION": Param("STATICCHECK_VERSION", "staticcheck version.", STATICCHECK_VERSION),
     "FLAMENCO_VERSION": Param("FLAMENCO_VERSION", "Version stamped into the binaries; empty = Makefile VERSION."),
     "FLAMENCO_GIT_HASH": Param("FLAMENCO_GIT_HASH", "Git hash stamped into the binaries (required)."),
     "FLAMENCO_RELEASE_CYCLE": Param(
         "FLAMENCO_RELEASE_CYCLE", "Release cycle stamped into the binaries; empty = Makefile RELEASE_CYCLE."
     ),
-    "SOURCE_URL": Param("SOURCE_URL", "Source repository URL for the OCI labels.", "https://projects.blender.org/studio/flamenco"),
+    "SOURCE_URL": Param("SOURCE_URL", "Source repository URL for the OCI labels.", UPSTREAM_GIT_URL.removesuffix(".git")),
 }
 IMAGE_PARAMS = {"go": "GO_IMAGE", "node": "NODE_IMAGE", "python": "PYTHON_IMAGE", "runtime": "RUNTIME_IMAGE"}
 STAMP_PARAMS = ("FLAMENCO_VERSION", "FLAMENCO_GIT_HASH", "FLAMENCO_RELEASE_CYCLE")
