@@ -20,50 +20,33 @@ from pathlib import Path
 
 import click
 
-EXIT_FAILED, EXIT_USAGE, EXIT_ENGINE = 1, 2, 3
+from pipeline.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
+from pipeline.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
 
-# Settings exposed as flags; names, types and help come from pipeline.settings.
-SETTING_FLAGS = (
-    ("source", click.Path(file_okay=False, path_type=Path), "Local Flamenco checkout (default: upstream git)."),
-    ("git_url", str, "Git URL used when no --source is given."),
-    ("git_ref", str, "Tag, branch or commit of --git-url."),
-    ("go_version", str, "Go version (default: from go.mod)."),
-    ("go_image", str, "Go builder image."),
-    ("node_image", str, "Node image."),
-    ("python_image", str, "Python image for the add-on."),
-    ("runtime_image", str, "Runtime base image."),
-    ("goproxy", str, "GOPROXY (default: the Go toolchain's own)."),
-    ("gosumdb", str, "GOSUMDB (default: the Go toolchain's own)."),
-    ("goprivate", str, "GOPRIVATE globs."),
-    ("gonosumdb", str, "GONOSUMDB globs."),
-    ("gonoproxy", str, "GONOPROXY globs."),
-    ("goflags", str, "GOFLAGS (default -mod=readonly)."),
-    ("ca_cert", click.Path(path_type=Path), "Extra PEM CA bundle to trust."),
-    ("go_netrc", click.Path(path_type=Path), "netrc for private Go modules (passed as a secret)."),
-    ("version", str, "Version to stamp (default: Makefile VERSION)."),
-    ("git_hash", str, "Git hash to stamp (default: .git, then CI env)."),
-    ("release_cycle", str, "alpha|beta|rc|release (default: Makefile)."),
-    ("platforms", str, "Comma-separated target platforms."),
-    ("registry", str, "Registry namespace for publish."),
-    ("tag", str, "Image tag (default: the version)."),
-    ("step_timeout", int, "Seconds any one step may take."),
-)
+_CLICK_TYPES = {
+    "dir": click.Path(file_okay=False, path_type=Path),
+    "file": click.Path(path_type=Path),
+    "int": int,
+    "list": str,  # comma-separated, split by the settings model
+    "str": str,
+}
+
+# Every setting is a flag: names, kinds and help come from the one registry in
+# pipeline.settings, which FlamencoPipeline.create also follows.
+SETTING_FLAGS = tuple((s.name, _CLICK_TYPES[s.kind], s.doc) for s in SETTINGS if s.kind != "bool")
+BOOL_SETTINGS = tuple(s for s in SETTINGS if s.kind == "bool")
 
 
 def setting_options(fn):
     """Add one option per setting; values land in kwargs['settings_overrides']."""
     for name, typ, help_ in reversed(SETTING_FLAGS):
         fn = click.option(f"--{name.replace('_', '-')}", name, type=typ, default=None, help=help_)(fn)
-    fn = click.option(
-        "--allow-unsafe-go-modules", is_flag=True, default=None,
-        help="Allow GOPROXY=direct/off, GOSUMDB=off or GOPRIVATE=*.",
-    )(fn)
-    fn = click.option("--sbom", is_flag=True, default=None, help="Also write a CycloneDX SBOM of each image.")(fn)
+    for s in reversed(BOOL_SETTINGS):
+        fn = click.option(s.flag, s.name, is_flag=True, default=None, help=s.doc)(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
-        names = [n for n, _, _ in SETTING_FLAGS] + ["allow_unsafe_go_modules", "sbom"]
-        overrides = {n: kwargs.pop(n) for n in names}
+        overrides = {s.name: kwargs.pop(s.name) for s in SETTINGS}
         return fn(*args, settings_overrides=overrides, **kwargs)
 
     return wrapper
@@ -234,21 +217,32 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
 
 # --- Dagger-backed ----------------------------------------------------------------
 def with_pipeline(settings, action):
-    """Open a Dagger session, create the module object from settings, run `action`."""
+    """Open a Dagger session, create the module object from settings, run `action`.
+
+    Every setting reaches `FlamencoPipeline.create` under its own name (the host
+    objects as Dagger objects). Failures become one line and the README's exit code,
+    see :func:`session_failure`.
+    """
     import anyio
 
+    from pipeline.settings import HOST_OBJECTS, Settings
+
+    entered = False
+
     async def go():
+        nonlocal entered
         import dagger
         from dagger import dag
 
         from pipeline.main import FlamencoPipeline
 
-        kwargs = dict(settings.model_dump(exclude={"source", "ca_cert", "go_netrc"}))
+        kwargs = {n: getattr(settings, n) for n in Settings.model_fields if n not in HOST_OBJECTS}
         if settings.source is not None:
             gover, stamp = local_facts(settings)
             kwargs |= {"go_version": gover, "version": stamp.version, "git_hash": stamp.git_hash,
                        "release_cycle": stamp.release_cycle}
         async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+            entered = True
             source = dag.host().directory(str(settings.source)) if settings.source else None
             ca = dag.host().file(str(settings.ca_cert)) if settings.ca_cert else None
             netrc = dag.set_secret("go-netrc", settings.go_netrc.read_text()) if settings.go_netrc else None
@@ -257,13 +251,66 @@ def with_pipeline(settings, action):
 
     try:
         return anyio.run(go)
-    except Exception as e:  # noqa: BLE001 - turn engine/provisioning errors into one line
-        name = type(e).__name__
-        if "Provision" in name or "Connection" in name or "Download" in name:
-            fail(f"could not start or reach a Dagger engine ({e}); it needs a container runtime such as Docker", EXIT_ENGINE)
-        if name in ("ExecError", "QueryError"):
-            fail(str(e).splitlines()[0] if str(e) else name, EXIT_FAILED)
-        raise
+    except Exception as e:  # noqa: BLE001 - every failure becomes one line and an exit code
+        code, line = session_failure(e, entered)
+        if code is None:
+            raise
+        fail(line, code)
+
+
+def _root_causes(e: BaseException) -> list[BaseException]:
+    """The errors behind the SDK's wrappers: SessionError wraps any OSError, ValueError or
+    TypeError raised inside `dagger.connection()`, and task groups wrap in ExceptionGroup."""
+    from dagger import SessionError
+
+    if isinstance(e, SessionError) and e.__cause__ is not None and e.__cause__ is not e:
+        return _root_causes(e.__cause__)
+    if isinstance(e, BaseExceptionGroup):
+        return [leaf for sub in e.exceptions for leaf in _root_causes(sub)]
+    return [e]
+
+
+def _first_line(text: str, fallback: str) -> str:
+    return next((ln.strip() for ln in text.splitlines() if ln.strip()), fallback)
+
+
+def session_failure(e: BaseException, entered: bool) -> tuple[int | None, str]:
+    """(exit code, one line) for an error out of a Dagger session; (None, "") for a bug.
+
+    `entered` says whether the session was up: before that, any failure means no engine.
+    """
+    import dagger
+
+    from pipeline.errors import BuildFailed
+
+    causes = _root_causes(e)
+    engine_errors = (dagger.ProvisionError, dagger.TransportError, dagger.ClientConnectionError)
+    lost = [c for c in causes if isinstance(c, engine_errors)]
+    root = lost[0] if lost else causes[0]
+    if not entered or lost:
+        cause = _first_line(str(root), type(root).__name__)
+        return EXIT_ENGINE, f"could not start or reach a Dagger engine ({cause}); it needs a container runtime such as Docker"
+    if isinstance(root, BuildFailed):
+        return EXIT_FAILED, str(root)
+    if isinstance(root, dagger.ExecError):
+        err = _first_line("\n".join(reversed((root.stderr or "").splitlines())), str(root))
+        return EXIT_FAILED, f"a step failed (exit {root.exit_code}): {err}"
+    if isinstance(root, dagger.QueryError):
+        return EXIT_FAILED, _first_line(str(root), "the engine refused a query")
+    if isinstance(root, TimeoutError):
+        return EXIT_FAILED, f"timed out: {_first_line(str(root), 'a step took too long')}"
+    if isinstance(root, ValueError):  # SettingsError, UsageError: the user's input
+        return EXIT_USAGE, _first_line(str(root), type(root).__name__)
+    return None, ""
+
+
+def tests_failed(reports: Path) -> str | None:
+    """The go test exit code in an exported reports/ dir when it is not 0 (both lanes)."""
+    marker = reports / "exit-code"
+    if not marker.is_file():
+        return None
+    code = marker.read_text().strip()
+    return None if code == "0" else (code or "unknown")
 
 
 @main.command()
@@ -281,6 +328,8 @@ def build(settings_overrides: dict, export: Path) -> None:
     with recorded("build", settings, export):
         with_pipeline(settings, action)
         click.echo(f"exported to {export}")
+        if (code := tests_failed(export / "reports")) is not None:
+            fail(f"go test failed (exit {code}); reports in {export / 'reports'}", EXIT_FAILED)
 
 
 @main.command()
@@ -481,9 +530,8 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover)
         for path in write_report_files(report, export).values():
             click.echo(f"wrote {path}")
-        reports = export / "reports" / "exit-code"
-        if code == 0 and reports.exists() and reports.read_text().strip() != "0":
-            click.echo(f"go test failed (exit {reports.read_text().strip()}); reports in {export / 'reports'}", err=True)
+        if code == 0 and (failed := tests_failed(export / "reports")) is not None:
+            click.echo(f"flamenco-pipeline: error: go test failed (exit {failed}); reports in {export / 'reports'}", err=True)
             code = EXIT_FAILED
         sys.exit(code)
 

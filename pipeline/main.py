@@ -16,18 +16,26 @@ import dagger
 from dagger import Doc, dag, function, object_type
 
 from pipeline import spec
+from pipeline.errors import BuildFailed, UsageError
 from pipeline.dagger_stages import StageGraph
 from pipeline.results import CiResult, TestResult
-from pipeline.settings import ArgSettings, Settings, load_settings, public_view
-from pipeline.spec import (
-    GOTESTSUM_VERSION, NODE_IMAGE, PYTHON_IMAGE, RUNTIME_IMAGE, STATICCHECK_VERSION,
-    UPSTREAM_GIT_REF, UPSTREAM_GIT_URL, node_major,
-)
+from pipeline.settings import HOST_OBJECTS, ArgSettings, Settings, load_settings, public_view, setting
+from pipeline.spec import node_major
 from pipeline.source_facts import (
     REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
 )
 
 OptStr = str | None
+
+
+def _doc(name: str) -> str:
+    """An argument's doc: the setting's own description (pipeline.settings)."""
+    return setting(name).doc
+
+
+def _default(name: str):
+    """An argument's default: the setting's own default (pipeline.settings)."""
+    return setting(name).default
 
 
 async def _read(source: dagger.Directory, path: str) -> str | None:
@@ -63,45 +71,41 @@ class FlamencoPipeline:
     @classmethod
     async def create(
         cls,
-        source: Annotated[dagger.Directory | None, Doc("Flamenco checkout to build; default: git_url at git_ref")] = None,
-        git_url: Annotated[str, Doc("Git URL of Flamenco, used when no source is given")] = UPSTREAM_GIT_URL,
-        git_ref: Annotated[str, Doc("Tag, branch or commit of git_url")] = UPSTREAM_GIT_REF,
-        go_version: Annotated[OptStr, Doc("Go version; default: the source's go.mod toolchain/go line")] = None,
-        go_image: Annotated[OptStr, Doc("Go builder image; default golang:<go version>-bookworm")] = None,
-        node_image: Annotated[str, Doc("Node image for the web app")] = NODE_IMAGE,
-        python_image: Annotated[str, Doc("Python image that packs the add-on")] = PYTHON_IMAGE,
-        runtime_image: Annotated[str, Doc("Base image of the runtime images (pin by digest with @sha256:...)")] = RUNTIME_IMAGE,
-        goproxy: Annotated[OptStr, Doc("GOPROXY; unset = the Go toolchain's default proxy")] = None,
-        gosumdb: Annotated[OptStr, Doc("GOSUMDB; unset = the Go toolchain's default checksum database")] = None,
-        goprivate: Annotated[OptStr, Doc("GOPRIVATE module path globs")] = None,
-        gonosumdb: Annotated[OptStr, Doc("GONOSUMDB module path globs")] = None,
-        gonoproxy: Annotated[OptStr, Doc("GONOPROXY module path globs")] = None,
-        allow_unsafe_go_modules: Annotated[bool, Doc("Allow GOPROXY=direct/off, GOSUMDB=off, GOPRIVATE=*")] = False,
-        goflags: Annotated[str, Doc("GOFLAGS for every Go step")] = "-mod=readonly",
-        ca_cert: Annotated[dagger.File | None, Doc("Extra PEM CA bundle to trust (corporate TLS proxy)")] = None,
-        go_netrc: Annotated[dagger.Secret | None, Doc("netrc for private Go modules (e.g. file://$HOME/.netrc); mounted per Go step only")] = None,
-        version: Annotated[OptStr, Doc("Version to stamp; default: the source's Makefile VERSION")] = None,
-        git_hash: Annotated[OptStr, Doc("Git hash to stamp; default: the source's .git or the git ref's commit")] = None,
-        release_cycle: Annotated[OptStr, Doc("alpha, beta, rc or release; default: Makefile RELEASE_CYCLE")] = None,
-        platforms: Annotated[list[str] | None, Doc("Target platforms: linux/amd64, linux/arm64")] = None,
-        registry: Annotated[OptStr, Doc("Registry namespace for publish, e.g. registry.example/flamenco")] = None,
-        tag: Annotated[OptStr, Doc("Image tag; default: the version")] = None,
-        step_timeout: Annotated[int, Doc("Seconds any one step may run before it is stopped")] = 900,
-        sbom: Annotated[bool, Doc("Also write a CycloneDX SBOM of each image into dist/sbom")] = False,
-        gotestsum_version: Annotated[str, Doc("gotestsum version used for JUnit reports")] = GOTESTSUM_VERSION,
-        staticcheck_version: Annotated[str, Doc("staticcheck version used by check")] = STATICCHECK_VERSION,
+        source: Annotated[dagger.Directory | None, Doc(_doc("source"))] = None,
+        git_url: Annotated[str, Doc(_doc("git_url"))] = _default("git_url"),
+        git_ref: Annotated[str, Doc(_doc("git_ref"))] = _default("git_ref"),
+        go_version: Annotated[OptStr, Doc(_doc("go_version"))] = None,
+        go_image: Annotated[OptStr, Doc(_doc("go_image"))] = None,
+        node_image: Annotated[str, Doc(_doc("node_image"))] = _default("node_image"),
+        python_image: Annotated[str, Doc(_doc("python_image"))] = _default("python_image"),
+        runtime_image: Annotated[str, Doc(_doc("runtime_image"))] = _default("runtime_image"),
+        goproxy: Annotated[OptStr, Doc(_doc("goproxy"))] = None,
+        gosumdb: Annotated[OptStr, Doc(_doc("gosumdb"))] = None,
+        goprivate: Annotated[OptStr, Doc(_doc("goprivate"))] = None,
+        gonosumdb: Annotated[OptStr, Doc(_doc("gonosumdb"))] = None,
+        gonoproxy: Annotated[OptStr, Doc(_doc("gonoproxy"))] = None,
+        allow_unsafe_go_modules: Annotated[bool, Doc(_doc("allow_unsafe_go_modules"))] = False,
+        goflags: Annotated[str, Doc(_doc("goflags"))] = _default("goflags"),
+        ca_cert: Annotated[dagger.File | None, Doc(_doc("ca_cert"))] = None,
+        go_netrc: Annotated[dagger.Secret | None, Doc(_doc("go_netrc") + " (e.g. file://$HOME/.netrc)")] = None,
+        version: Annotated[OptStr, Doc(_doc("version"))] = None,
+        git_hash: Annotated[OptStr, Doc(_doc("git_hash"))] = None,
+        release_cycle: Annotated[OptStr, Doc(_doc("release_cycle"))] = None,
+        platforms: Annotated[list[str] | None, Doc(_doc("platforms"))] = None,
+        registry: Annotated[OptStr, Doc(_doc("registry"))] = None,
+        manager_image_name: Annotated[str, Doc(_doc("manager_image_name"))] = _default("manager_image_name"),
+        worker_image_name: Annotated[str, Doc(_doc("worker_image_name"))] = _default("worker_image_name"),
+        tag: Annotated[OptStr, Doc(_doc("tag"))] = None,
+        sbom: Annotated[bool, Doc(_doc("sbom"))] = False,
+        step_timeout: Annotated[int, Doc(_doc("step_timeout"))] = _default("step_timeout"),
+        gotestsum_version: Annotated[str, Doc(_doc("gotestsum_version"))] = _default("gotestsum_version"),
+        staticcheck_version: Annotated[str, Doc(_doc("staticcheck_version"))] = _default("staticcheck_version"),
     ) -> FlamencoPipeline:
         """Validate the settings and resolve what the source says (Go version, version, hash)."""
-        settings = load_settings(
-            ArgSettings,
-            git_url=git_url, git_ref=git_ref, go_version=go_version, go_image=go_image,
-            node_image=node_image, python_image=python_image, runtime_image=runtime_image,
-            goproxy=goproxy, gosumdb=gosumdb, goprivate=goprivate, gonosumdb=gonosumdb, gonoproxy=gonoproxy,
-            allow_unsafe_go_modules=allow_unsafe_go_modules, goflags=goflags, version=version,
-            git_hash=git_hash, release_cycle=release_cycle, platforms=platforms, registry=registry,
-            tag=tag, step_timeout=step_timeout, sbom=sbom, gotestsum_version=gotestsum_version,
-            staticcheck_version=staticcheck_version,
-        )
+        # One argument per Settings field (checked at import, below the class): every
+        # plain value goes to the settings model, the host objects are used as they are.
+        given = {k: v for k, v in locals().items() if k in Settings.model_fields and k not in HOST_OBJECTS}
+        settings = load_settings(ArgSettings, **given)
         fallback_hash = git_hash
         if source is None:
             ref = dag.git(settings.git_url).ref(settings.git_ref)
@@ -112,7 +116,7 @@ class FlamencoPipeline:
         if needs_reading:
             for required in REQUIRED_FILES:
                 if await _read(source, required) is None:
-                    raise ValueError(f"invalid setting source: not a Flamenco source tree, missing {required}; pass the repository root")
+                    raise UsageError(f"invalid setting source: not a Flamenco source tree, missing {required}; pass the repository root")
             fallback_hash = fallback_hash or await _hash_from_dir(source)
         makefile = None if (version and release_cycle) else await _read(source, "Makefile")
         stamp = resolve_stamp(
@@ -167,13 +171,13 @@ class FlamencoPipeline:
         if platform is None:
             return platforms[0]
         if platform not in platforms:
-            raise ValueError(f"invalid argument platform={platform!r}: not among the configured platforms {platforms}; add it with --platforms")
+            raise UsageError(f"invalid argument platform={platform!r}: not among the configured platforms {platforms}; add it with --platforms")
         return platform
 
     def _stage(self, name: str, tier: str) -> dagger.Container:
         names = [s.name for s in spec.STAGES if s.tier == tier]
         if name not in names:
-            raise ValueError(f"invalid argument stage={name!r}: the {tier} tier has {', '.join(names)}")
+            raise UsageError(f"invalid argument stage={name!r}: the {tier} tier has {', '.join(names)}")
         return self._graph().container(name)
 
     # --- the four tiers ---------------------------------------------------------
@@ -360,7 +364,7 @@ class FlamencoPipeline:
         wall = time.monotonic() - t0
         failed = sorted(k for k, v in timings.items() if not v["ok"])
         if failed:
-            raise ValueError(f"build failed in stage(s) {', '.join(failed)}: {timings[failed[0]].get('error', '')}")
+            raise BuildFailed(failed, timings[failed[0]].get("error", ""))
         report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), wall)
         return self._with_report(self._artifacts(result.reports), report)
 
@@ -373,7 +377,7 @@ class FlamencoPipeline:
         """Push both images as multi-platform manifests to the configured registry; never cached."""
         s = self._settings()
         if not s.registry:
-            raise ValueError("invalid setting registry=None: publish needs a registry; pass --registry registry.example/team")
+            raise UsageError("invalid setting registry=None: publish needs a registry; pass --registry registry.example/team")
         host = s.registry.split("/")[0]
         refs = []
         for kind in spec.RUNTIME_STAGES:
@@ -459,7 +463,7 @@ class FlamencoPipeline:
     @staticmethod
     def _check_workers(workers: int) -> int:
         if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= spec.MAX_FARM_WORKERS:
-            raise ValueError(
+            raise UsageError(
                 f"invalid argument workers={workers!r}: must be between 1 and {spec.MAX_FARM_WORKERS}"
             )
         return workers
@@ -559,3 +563,21 @@ class FlamencoPipeline:
         ctr = self._integration_checker(workers, uuid.uuid4().hex[:12])
         code = await ctr.exit_code()
         return TestResult(reports=ctr.directory(f"{spec.CHECKER_DIR}/reports"), exit_code=code)
+
+
+def _check_constructor_matches_settings() -> None:
+    """`create` takes exactly the Settings fields, so the CLI (which passes every field)
+    and `dagger call` can never drift apart again. Runs at import: a mismatch fails
+    module loading and every test, not a user's first command."""
+    import inspect
+
+    params = set(inspect.signature(FlamencoPipeline.create).parameters)
+    fields = set(Settings.model_fields)
+    if params != fields:
+        raise TypeError(
+            "FlamencoPipeline.create() and pipeline.settings.Settings disagree on "
+            f"{sorted(params ^ fields)}; add the argument or the setting"
+        )
+
+
+_check_constructor_matches_settings()

@@ -11,25 +11,20 @@ the value and the fix.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args, get_origin
 
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from pipeline import validate
 
-ENV_PREFIX = "FLAMENCO_PIPELINE_"
+from pipeline import settings_registry as _reg
+from pipeline.settings_registry import ENV_PREFIX, HOST_OBJECTS, SETTINGS, setting  # noqa: F401 (re-exported)
 
-# Defaults live in the engine-free stage spec (one source for both lanes and the
-# committed Dockerfile's ARG defaults); re-exported here for the settings model.
-from pipeline.spec import (  # noqa: E402
-    GOTESTSUM_VERSION,
-    NODE_IMAGE,
-    PYTHON_IMAGE,
-    RUNTIME_IMAGE,
-    STATICCHECK_VERSION,
-    UPSTREAM_GIT_REF,
-    UPSTREAM_GIT_URL,
+# Defaults live in the engine-free stage spec, read through the settings registry
+# (one source for both lanes and the committed Dockerfile's ARG defaults).
+from pipeline.spec import (  # noqa: E402, F401 (re-exported)
+    GOTESTSUM_VERSION, NODE_IMAGE, PYTHON_IMAGE, RUNTIME_IMAGE, STATICCHECK_VERSION, UPSTREAM_GIT_REF, UPSTREAM_GIT_URL,
 )
 
 
@@ -52,12 +47,14 @@ _SIMPLE_VALIDATORS = {
 }
 
 
+def _field(name: str, **kwargs: Any) -> Any:
+    """A model field whose default and description come from the settings registry."""
+    return Field(_reg.default(name), description=_reg.setting(name).doc, **kwargs)
+
+
 def _go_env(name: str) -> Any:
-    return Field(
-        default=None,
-        validation_alias=AliasChoices(name.lower(), ENV_PREFIX + name, name),
-        description=f"{name} for the Go stages; unset = the Go toolchain's own default.",
-    )
+    """A Go module variable: also read under its plain name, so a developer's GOPROXY passes through."""
+    return _field(name.lower(), validation_alias=AliasChoices(name.lower(), ENV_PREFIX + name, name))
 
 
 class SettingsError(ValueError):
@@ -84,16 +81,16 @@ class Settings(BaseSettings):
     )
 
     # --- source -----------------------------------------------------------
-    source: Path | None = Field(None, description="Local Flamenco checkout to build (default: upstream git).")
-    git_url: str = Field(UPSTREAM_GIT_URL, description="Git URL used when no local source is given.")
-    git_ref: str = Field(UPSTREAM_GIT_REF, description="Tag, branch or commit of git_url to build.")
+    source: Path | None = _field("source")
+    git_url: str = _field("git_url")
+    git_ref: str = _field("git_ref")
 
     # --- images -----------------------------------------------------------
-    go_version: str | None = Field(None, description="Go version; default: read from the source's go.mod.")
-    go_image: str | None = Field(None, description="Go builder image; default golang:<go.mod version>-bookworm.")
-    node_image: str = Field(NODE_IMAGE, description="Node image for the web app (Flamenco docs: Node 22).")
-    python_image: str = Field(PYTHON_IMAGE, description="Python image that packs the Blender add-on.")
-    runtime_image: str = Field(RUNTIME_IMAGE, description="Base of the manager and worker runtime images.")
+    go_version: str | None = _field("go_version")
+    go_image: str | None = _field("go_image")
+    node_image: str = _field("node_image")
+    python_image: str = _field("python_image")
+    runtime_image: str = _field("runtime_image")
 
     # --- Go module access -------------------------------------------------
     goproxy: str | None = _go_env("GOPROXY")
@@ -101,30 +98,26 @@ class Settings(BaseSettings):
     goprivate: str | None = _go_env("GOPRIVATE")
     gonosumdb: str | None = _go_env("GONOSUMDB")
     gonoproxy: str | None = _go_env("GONOPROXY")
-    allow_unsafe_go_modules: bool = Field(
-        False, description="Opt in to GOPROXY=direct/off, GOSUMDB=off or GOPRIVATE=*."
-    )
-    goflags: str = Field("-mod=readonly", description="GOFLAGS for every Go step.")
-    ca_cert: Path | None = Field(None, description="Extra PEM CA bundle to trust (corporate TLS proxy).")
-    go_netrc: Path | None = Field(
-        None, description="netrc file for private Go modules; passed as a secret, never stored or logged."
-    )
+    allow_unsafe_go_modules: bool = _field("allow_unsafe_go_modules")
+    goflags: str = _field("goflags")
+    ca_cert: Path | None = _field("ca_cert")
+    go_netrc: Path | None = _field("go_netrc")
 
     # --- what gets stamped into the binaries -------------------------------
-    version: str | None = Field(None, description="Flamenco version; default: the source's Makefile VERSION.")
-    git_hash: str | None = Field(None, description="Git hash; default: source .git, then CI env vars.")
-    release_cycle: str | None = Field(None, description="alpha|beta|rc|release; default: Makefile RELEASE_CYCLE.")
+    version: str | None = _field("version")
+    git_hash: str | None = _field("git_hash")
+    release_cycle: str | None = _field("release_cycle")
 
     # --- outputs ----------------------------------------------------------
-    platforms: list[str] = Field(["linux/amd64"], description="Target platforms, e.g. linux/amd64,linux/arm64.")
-    registry: str | None = Field(None, description="Registry/namespace to publish to, e.g. registry.example/flamenco.")
-    manager_image_name: str = Field("flamenco-manager", description="Repository name of the manager image.")
-    worker_image_name: str = Field("flamenco-worker", description="Repository name of the worker image.")
-    tag: str | None = Field(None, description="Image tag; default: the Flamenco version.")
-    sbom: bool = Field(False, description="Also write a CycloneDX SBOM of each image next to the images.")
-    step_timeout: int = Field(900, description="Seconds any single step may take before it is stopped.")
-    gotestsum_version: str = Field(GOTESTSUM_VERSION, description="gotestsum version for JUnit reports.")
-    staticcheck_version: str = Field(STATICCHECK_VERSION, description="staticcheck version for `check`.")
+    platforms: list[str] = _field("platforms")
+    registry: str | None = _field("registry")
+    manager_image_name: str = _field("manager_image_name")
+    worker_image_name: str = _field("worker_image_name")
+    tag: str | None = _field("tag")
+    sbom: bool = _field("sbom")
+    step_timeout: int = _field("step_timeout")
+    gotestsum_version: str = _field("gotestsum_version")
+    staticcheck_version: str = _field("staticcheck_version")
 
     # ---------------------------------------------------------------------
     @field_validator("platforms", mode="before")
@@ -271,3 +264,29 @@ def public_view(settings: Settings) -> dict[str, Any]:
     """Settings as they may appear in reports and repro files: no secrets, paths as strings."""
     data = settings.model_dump(mode="json")
     return {k: v for k, v in data.items() if v is not None}
+
+
+
+# --- the model and the registry agree (checked at import) -----------------------------
+def _kind(name: str, annotation: Any) -> str:
+    if get_origin(annotation) is list:
+        return "list"
+    args = set(get_args(annotation)) or {annotation}
+    if Path in args:
+        return "dir" if HOST_OBJECTS.get(name) == "Directory" else "file"
+    for typ, kind in ((bool, "bool"), (int, "int")):
+        if typ in args:
+            return kind
+    return "str"
+
+
+def _check_registry() -> None:
+    fields = Settings.model_fields
+    if set(fields) != {s.name for s in SETTINGS}:
+        raise TypeError(f"Settings and pipeline.settings_registry disagree on {sorted(set(fields) ^ {s.name for s in SETTINGS})}")
+    for s in SETTINGS:
+        if (kind := _kind(s.name, fields[s.name].annotation)) != s.kind:
+            raise TypeError(f"setting {s.name}: the registry says {s.kind}, the model's type is {kind}")
+
+
+_check_registry()

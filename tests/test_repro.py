@@ -176,25 +176,27 @@ def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkey
     assert rec["settings"]["go_version"] == "1.26.2"
 
 
-def test_boolean_and_cli_only_settings(work, monkeypatch):
+def test_boolean_and_image_name_settings(work, monkeypatch):
+    """Every setting, the image names included, is a constructor argument: nothing is left out."""
     monkeypatch.setenv("FLAMENCO_PIPELINE_MANAGER_IMAGE_NAME", "farm-manager")
     monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: (0, "all passed"))
     r = invoke("ci", "--source", "flamenco", "--allow-unsafe-go-modules", "--platforms", "linux/amd64,linux/arm64")
     assert r.exit_code == 0, r.output
     rec = json.loads((work / "dist" / "repro.json").read_text())
     assert rec["dagger"]["line"] == ("dagger call --source=flamenco --allow-unsafe-go-modules "
-                                     "--platforms=linux/amd64,linux/arm64 ci dist export --path dist")
-    assert rec["dagger"]["not_expressible"] == ["manager_image_name"]
-    assert rec["cli"]["line"] == ("FLAMENCO_PIPELINE_MANAGER_IMAGE_NAME=farm-manager flamenco-pipeline ci --source flamenco "
-                                  "--allow-unsafe-go-modules --platforms linux/amd64,linux/arm64 --export dist")
+                                     "--platforms=linux/amd64,linux/arm64 --manager-image-name=farm-manager "
+                                     "ci dist export --path dist")
+    assert rec["dagger"]["not_expressible"] == []
+    assert rec["cli"]["line"] == ("flamenco-pipeline ci --source flamenco --allow-unsafe-go-modules "
+                                  "--platforms linux/amd64,linux/arm64 --manager-image-name farm-manager --export dist")
     r = invoke("repro", "dist/repro.json", "--print")
-    assert "cannot carry: manager_image_name" in r.output
+    assert "cannot carry" not in r.output
     # the recorded dagger argv parses back (booleans as bare flags) and --record accepts it
     r = invoke("repro", "ci.json", "--record", " ".join(rec["dagger"]["argv"][1:]))
     assert r.exit_code == 0, r.output
     assert json.loads((work / "ci.json").read_text())["dagger"]["line"] == rec["dagger"]["line"]
-    r = invoke("repro", "bad.json", "--record", "--source=flamenco --manager-image-name=x ci")
-    assert r.exit_code == 2 and "unknown constructor argument --manager-image-name" in r.output
+    r = invoke("repro", "bad.json", "--record", "--source=flamenco --no-such-setting=x ci")
+    assert r.exit_code == 2 and "unknown constructor argument --no-such-setting" in r.output
 
 
 def test_cli_without_git_records_the_ci_hash_it_used(work, monkeypatch):
