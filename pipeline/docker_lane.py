@@ -39,6 +39,8 @@ def build_args(settings: Settings, stamp: BuildStamp, go_version: str) -> dict[s
     imgs = images(settings, go_version)
     args = {spec.IMAGE_PARAMS[k]: v for k, v in imgs.items()}
     args |= settings.go_module_env()
+    if settings.npm_registry:
+        args["NPM_REGISTRY"] = settings.npm_registry
     args |= {
         "GO_VERSION": go_version,
         "NODE_MAJOR": node_major(settings.node_image),

@@ -86,6 +86,7 @@ class FlamencoPipeline:
         gonoproxy: Annotated[OptStr, Doc(_doc("gonoproxy"))] = None,
         allow_unsafe_go_modules: Annotated[bool, Doc(_doc("allow_unsafe_go_modules"))] = False,
         goflags: Annotated[str, Doc(_doc("goflags"))] = _default("goflags"),
+        npm_registry: Annotated[OptStr, Doc(_doc("npm_registry"))] = None,
         ca_cert: Annotated[dagger.File | None, Doc(_doc("ca_cert"))] = None,
         go_netrc: Annotated[dagger.Secret | None, Doc(_doc("go_netrc") + " (e.g. file://$HOME/.netrc)")] = None,
         version: Annotated[OptStr, Doc(_doc("version"))] = None,
@@ -150,6 +151,7 @@ class FlamencoPipeline:
         params |= s.go_module_env()
         params |= {
             "GOFLAGS": s.goflags,
+            "NPM_REGISTRY": s.npm_registry,
             "ALLOW_UNSAFE_GO_MODULES": "1" if s.allow_unsafe_go_modules else None,
             "STEP_TIMEOUT": str(s.step_timeout),
             "GOTESTSUM_VERSION": s.gotestsum_version,

@@ -42,6 +42,7 @@ _SIMPLE_VALIDATORS = {
     "release_cycle": validate.release_cycle,
     "tag": validate.image_tag,
     "goflags": validate.goflags,
+    "npm_registry": validate.npm_registry,
     "ca_cert": validate.ca_cert,
     "step_timeout": validate.positive_seconds,
 }
@@ -100,6 +101,7 @@ class Settings(BaseSettings):
     gonoproxy: str | None = _go_env("GONOPROXY")
     allow_unsafe_go_modules: bool = _field("allow_unsafe_go_modules")
     goflags: str = _field("goflags")
+    npm_registry: str | None = _field("npm_registry")
     ca_cert: Path | None = _field("ca_cert")
     go_netrc: Path | None = _field("go_netrc")
 

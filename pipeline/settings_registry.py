@@ -69,6 +69,9 @@ SETTINGS: tuple[SettingInfo, ...] = (
     SettingInfo("allow_unsafe_go_modules", "go modules", "bool", False,
                 "Opt in to GOPROXY=direct/off, GOSUMDB=off or GOPRIVATE=*."),
     SettingInfo("goflags", "go modules", "str", "-mod=readonly", "GOFLAGS for every Go step."),
+    SettingInfo("npm_registry", "go modules", "str", None,
+                "npm registry (your mirror) for yarn install; unset = yarn's own default. Lockfile URLs "
+                "on yarn's default registry are fetched from it."),
     SettingInfo("ca_cert", "go modules", "file", None, "Extra PEM CA bundle to trust (corporate TLS proxy)."),
     SettingInfo("go_netrc", "go modules", "file", None,
                 "netrc file for private Go modules; passed as a secret, never stored or logged."),

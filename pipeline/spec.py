@@ -212,6 +212,7 @@ PARAMS = {
     "RUNTIME_IMAGE": Param("RUNTIME_IMAGE", "Base of the runtime images.", RUNTIME_IMAGE),
     **{v: Param(v, f"{v} for Go; empty = the Go toolchain's default.") for v in GO_MODULE_VARS},
     "GOFLAGS": Param("GOFLAGS", "GOFLAGS for every Go step.", "-mod=readonly"),
+    "NPM_REGISTRY": Param("NPM_REGISTRY", "npm registry (mirror) for yarn; empty = yarn's own default."),
     "ALLOW_UNSAFE_GO_MODULES": Param(
         "ALLOW_UNSAFE_GO_MODULES", "Set to 1 to allow GOPROXY=direct/off or GOSUMDB=off.", "0"
     ),
@@ -284,6 +285,12 @@ echo "flamenco-pipeline: go test exit code $(cat /reports/exit-code)"
 GO_DOWNLOAD = r"""go mod download -x 2>/tmp/go-mod-download.log || { tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; }
 echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' /tmp/go-mod-download.log || true)"
 go mod verify"""
+
+# yarn 1 fetches lockfile URLs on its default registry from the configured one, so a
+# mirror (--npm-registry) serves Flamenco's yarn.lock as it is. Unset: yarn's default.
+YARN_INSTALL = r"""[ -z "${NPM_REGISTRY:-}" ] || export YARN_REGISTRY="${NPM_REGISTRY}"
+echo "flamenco-pipeline: effective npm registry: $(yarn config get registry)"
+yarn --cwd web/app install --frozen-lockfile --non-interactive --network-timeout 120000"""
 
 CHECKS = r"""go vet ./...
 unformatted="$(gofmt -l .)"
@@ -392,12 +399,12 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "web-deps", "deps", "Web app dependencies from the frozen yarn.lock.",
-        parent="node-base",
+        parent="node-base", params=("NPM_REGISTRY",),
         steps=(
             Copy(("web/app/package.json", "web/app/yarn.lock")),
             Run(
                 "yarn install",
-                "yarn --cwd web/app install --frozen-lockfile --non-interactive --network-timeout 120000",
+                YARN_INSTALL,
                 caches=(YARN_CACHE,), network=True,
             ),
         ),

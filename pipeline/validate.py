@@ -197,3 +197,13 @@ def positive_seconds(value: int) -> int:
     if value < 10 or value > 6 * 3600:
         raise ValueError("must be between 10 and 21600 seconds")
     return value
+
+
+def npm_registry(value: str) -> str:
+    """A registry URL for yarn (a mirror): http(s) with a host, no credentials in it."""
+    parts = urlsplit(value)
+    if parts.scheme not in ("https", "http") or not parts.hostname or value != value.strip():
+        raise ValueError("not a registry URL; use your mirror's https://host/path/ or unset it for yarn's default")
+    if parts.username or parts.password:
+        raise ValueError("the URL carries credentials; drop them (a registry token belongs in a secret, not a URL)")
+    return value

@@ -122,3 +122,23 @@ def test_image_reference_grammar():
 
 def test_every_settings_field_is_documented():
     assert all(f.description for f in Settings.model_fields.values())
+
+
+@pytest.mark.parametrize("value", ["ftp://mirror.example/", "https://user:pw@mirror.example/", " https://m.example/"])
+def test_npm_registry_must_be_a_plain_http_url(value):
+    with pytest.raises(SettingsError, match="npm_registry"):
+        load_settings(npm_registry=value)
+
+
+def test_npm_registry_reaches_the_web_deps_step_in_both_lanes():
+    from pipeline.docker_lane import build_args
+    from pipeline.source_facts import BuildStamp
+
+    s = load_settings(npm_registry="https://npm.mirror.example/")
+    assert build_args(s, BuildStamp("3.9", "abc1234", "beta"), "1.26.2")["NPM_REGISTRY"] == "https://npm.mirror.example/"
+    from tests.conftest import make_pipeline
+    from tests.querychain import exec_env
+
+    web = make_pipeline(npm_registry="https://npm.mirror.example/").deps("web-deps")
+    [(argv, env, _)] = [e for e in exec_env(web) if "yarn --cwd web/app install" in e[0][-1]]
+    assert env["NPM_REGISTRY"] == "https://npm.mirror.example/"
