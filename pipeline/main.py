@@ -544,6 +544,7 @@ class FlamencoPipeline:
              "--manager", spec.MANAGER_URL, "--workers", str(workers),
              "--spec", f"{d}/spec/{api.name}", "--db", f"{d}/manager-data/{spec.MANAGER_DB}",
              "--stamp-version", self.version, "--stamp-hash", self.git_hash,
+             "--stamp-release-cycle", self.release_cycle,
              "--junit", f"{d}/reports/{spec.INTEGRATION_REPORTS[0]}",
              "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}"],
             expect=dagger.ReturnType.ANY,
@@ -556,7 +557,7 @@ class FlamencoPipeline:
     ) -> TestResult:
         """Start the built manager and N workers as services and check them (JUnit in reports/integration.xml).
 
-        Checks: the manager becomes healthy, /api/v3/version reports the built version and hash,
+        Checks: the manager becomes healthy, /api/v3/version reports the built version, hash and extended version,
         the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, every worker
         signs on, the database exists with its migrations applied, /app/ serves HTML. Never cached.
         """
