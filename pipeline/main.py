@@ -22,7 +22,7 @@ from pipeline.results import CiResult, TestResult
 from pipeline.settings import HOST_OBJECTS, ArgSettings, Settings, load_settings, public_view, setting
 from pipeline.spec import node_major
 from pipeline.source_facts import (
-    REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
+    FALLBACK_HASH_LENGTH, REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
 )
 
 OptStr = str | None
@@ -112,7 +112,7 @@ class FlamencoPipeline:
             ref = dag.git(settings.git_url).ref(settings.git_ref)
             source = ref.tree()
             if fallback_hash is None:
-                fallback_hash = (await ref.commit())[:9]
+                fallback_hash = (await ref.commit())[:FALLBACK_HASH_LENGTH]
         needs_reading = not (go_version and version and release_cycle and fallback_hash)
         if needs_reading:
             for required in REQUIRED_FILES:

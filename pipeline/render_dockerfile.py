@@ -18,7 +18,7 @@ HEADER = """\
 # Same stages as the Dagger module: base -> deps -> build-tools -> app (+ test, check, runtime).
 # Build from a Flamenco checkout (the build context), for example:
 #   DOCKER_BUILDKIT=1 docker build -f Dockerfile.dev --target manager \\
-#     --build-arg FLAMENCO_GIT_HASH=$(git rev-parse --short=9 HEAD) -t flamenco-manager:dev .
+#     --build-arg FLAMENCO_GIT_HASH=$(git rev-parse --short HEAD) -t flamenco-manager:dev .
 # `flamenco-pipeline docker build` passes every build arg from the same settings as the Dagger lane.
 # Targets: manager, worker, reports (export: --output type=local,dest=DIR), binaries, check.
 # Extra CA bundle (corporate TLS proxy): --secret id=extra_ca,src=/path/ca.pem (never stored in a layer).

@@ -257,7 +257,7 @@ SHOW_GO_ENV = (
 STAMP_DEFAULTS = r""": "${FLAMENCO_VERSION:=$(sed -n 's/^VERSION *:*= *//p' Makefile)}"
 : "${FLAMENCO_RELEASE_CYCLE:=$(sed -n 's/^RELEASE_CYCLE *:*= *//p' Makefile)}"
 [ -n "${FLAMENCO_VERSION}" ] || { echo "flamenco-pipeline: FLAMENCO_VERSION is empty and Makefile has no VERSION; pass it" >&2; exit 2; }
-[ -n "${FLAMENCO_GIT_HASH}" ] || { echo "flamenco-pipeline: FLAMENCO_GIT_HASH is empty; pass e.g. \$(git rev-parse --short=9 HEAD)" >&2; exit 2; }
+[ -n "${FLAMENCO_GIT_HASH}" ] || { echo "flamenco-pipeline: FLAMENCO_GIT_HASH is empty; pass e.g. \$(git rev-parse --short HEAD)" >&2; exit 2; }
 [ -n "${FLAMENCO_RELEASE_CYCLE}" ] || { echo "flamenco-pipeline: FLAMENCO_RELEASE_CYCLE is empty and Makefile has none; pass it" >&2; exit 2; }"""
 
 # The ldflags Flamenco's magefiles pass (facts §2), with the module path read
