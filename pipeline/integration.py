@@ -7,12 +7,17 @@ Standard library only, so it runs as a plain script in any Python 3.11+ image
 
     python3 integration.py --manager http://manager:8080/ --workers 3 \\
         --spec pkg/api/flamenco-openapi.yaml --db flamenco-manager.sqlite \\
-        --stamp-version 3.8.5 --stamp-hash abc123def --junit integration.xml
+        --stamp-version 3.9-beta1 --stamp-hash 5d33ae29f --stamp-release-cycle beta \\
+        --junit integration.xml
 
 Checks, one JUnit test case each, through Flamenco's documented endpoints:
 
   manager_healthy         GET /api/v3/version answers 200 within --timeout
-  version                 it reports the stamped version and Git hash
+  version                 it reports the stamp as Flamenco does (api_impl/meta.go
+                          GetVersion): `shortversion` = the stamped version,
+                          `git` = the stamped hash, `version` = the extended
+                          version (appinfo.ExtendedVersion: the plain version for
+                          release cycles release and rc, else "<version> (<hash>)")
   openapi_valid           GET /api/v3/openapi3.json is an OpenAPI 3 document
                           (structure: openapi 3.x, info, paths whose operations
                           have responses, internal $refs resolve)
@@ -80,6 +85,7 @@ class Config:
     db: Path
     stamp_version: str
     stamp_hash: str
+    stamp_release_cycle: str
     junit: Path | None = None
     timing: Path | None = None
     timeout: float = 90.0
@@ -140,6 +146,31 @@ def _snippet(body: bytes, n: int = 120) -> str:
 
 class CheckFailed(Exception):
     """A check's readable failure message."""
+
+
+# --------------------------------------------------------------------------- #
+# version
+
+# Release cycles whose extended version is the plain version (Flamenco's
+# internal/appinfo/appinfo.go: releaseCycleRelease, releaseCycleReleaseCandidate).
+PLAIN_VERSION_CYCLES = ("release", "rc")
+VERSION_FIELDS = ("version", "shortversion", "name", "git")  # FlamencoVersion's required fields
+
+
+def extended_version(version: str, git_hash: str, release_cycle: str) -> str:
+    """appinfo.ExtendedVersion(): what /api/v3/version reports as `version`."""
+    return version if release_cycle in PLAIN_VERSION_CYCLES else f"{version} ({git_hash})"
+
+
+def version_problems(answer, version: str, git_hash: str, release_cycle: str) -> list[str]:
+    """How a /api/v3/version answer differs from what a build with this stamp answers."""
+    if not isinstance(answer, dict):
+        return [f"the answer is a {type(answer).__name__}, not an object"]
+    missing = [k for k in VERSION_FIELDS if not isinstance(answer.get(k), str)]
+    if missing:
+        return [f"no string field {', '.join(missing)} (got {', '.join(sorted(answer)) or 'no fields'})"]
+    want = {"version": extended_version(version, git_hash, release_cycle), "shortversion": version, "git": git_hash}
+    return [f"{k} {answer[k]!r}, expected {w!r}" for k, w in want.items() if answer[k] != w]
 
 
 # --------------------------------------------------------------------------- #
@@ -315,14 +346,11 @@ class Checker:
 
     def check_version(self):
         v = get_json(self.cfg.manager, VERSION_PATH)
-        if not isinstance(v, dict):
-            raise CheckFailed(f"GET {VERSION_PATH} returned {type(v).__name__}, not an object")
-        got = (v.get("version"), v.get("git"))
-        want = (self.cfg.stamp_version, self.cfg.stamp_hash)
-        if got != want:
-            wrong = [f"{k} {g!r}, expected {w!r}" for k, g, w in zip(("version", "git hash"), got, want) if g != w]
-            raise CheckFailed(f"the manager reports {'; '.join(wrong)}")
-        return f"{v.get('name', 'Flamenco')} {got[0]} ({got[1]})", json.dumps(v)
+        cfg = self.cfg
+        wrong = version_problems(v, cfg.stamp_version, cfg.stamp_hash, cfg.stamp_release_cycle)
+        if wrong:
+            raise CheckFailed(f"the manager reports {'; '.join(wrong)} (release cycle {cfg.stamp_release_cycle})")
+        return f"{v['name']} {v['version']} (shortversion {v['shortversion']}, git {v['git']})", json.dumps(v)
 
     def check_openapi_valid(self):
         doc = get_json(self.cfg.manager, OPENAPI_PATH)
@@ -416,7 +444,8 @@ def junit_xml(cfg: Config, results: list[Result], suite: str = "flamenco-integra
     ts = ET.SubElement(root, "testsuite", attrs | {"timestamp": time.strftime("%Y-%m-%dT%H:%M:%S")})
     props = ET.SubElement(ts, "properties")
     for k, v in (("manager", cfg.manager), ("workers", str(cfg.workers)), ("spec", str(cfg.spec)),
-                 ("stamp_version", cfg.stamp_version), ("stamp_hash", cfg.stamp_hash)):
+                 ("stamp_version", cfg.stamp_version), ("stamp_hash", cfg.stamp_hash),
+                 ("stamp_release_cycle", cfg.stamp_release_cycle)):
         ET.SubElement(props, "property", name=k, value=v)
     for r in results:
         case = ET.SubElement(ts, "testcase", classname="flamenco.integration", name=r.name, time=f"{r.seconds:.3f}")
@@ -447,6 +476,8 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--db", required=True, type=Path, help="the Manager's database file (flamenco-manager.sqlite)")
     p.add_argument("--stamp-version", required=True, help="version the binaries were built with")
     p.add_argument("--stamp-hash", required=True, help="Git hash the binaries were built with")
+    p.add_argument("--stamp-release-cycle", required=True,
+                   help="release cycle the binaries were built with (alpha, beta, rc, release)")
     p.add_argument("--junit", type=Path, help="write JUnit XML here")
     p.add_argument("--timing", type=Path, help="write the timing line here")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the Manager and the Workers")
@@ -460,12 +491,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
         raise UsageError(f"invalid option --spec={str(a.spec)!r}: no such file; pass the source's pkg/api/flamenco-openapi.yaml")
     if not a.timeout > 0:
         raise UsageError(f"invalid option --timeout={a.timeout:g}: must be more than 0 seconds")
-    for opt in ("stamp_version", "stamp_hash"):
+    for opt in ("stamp_version", "stamp_hash", "stamp_release_cycle"):
         if not getattr(a, opt).strip():
             raise UsageError(f"invalid option --{opt.replace('_', '-')}='': must not be empty")
     return Config(manager=a.manager, workers=a.workers, spec=a.spec, db=a.db, stamp_version=a.stamp_version,
-                  stamp_hash=a.stamp_hash, junit=a.junit, timing=a.timing, timeout=a.timeout,
-                  started_at=a.started_at)
+                  stamp_hash=a.stamp_hash, stamp_release_cycle=a.stamp_release_cycle, junit=a.junit,
+                  timing=a.timing, timeout=a.timeout, started_at=a.started_at)
 
 
 def run(cfg: Config, out=sys.stdout) -> int:

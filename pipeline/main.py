@@ -22,7 +22,7 @@ from pipeline.results import CiResult, TestResult
 from pipeline.settings import HOST_OBJECTS, ArgSettings, Settings, load_settings, public_view, setting
 from pipeline.spec import node_major
 from pipeline.source_facts import (
-    REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
+    FALLBACK_HASH_LENGTH, REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
 )
 
 OptStr = str | None
@@ -112,7 +112,7 @@ class FlamencoPipeline:
             ref = dag.git(settings.git_url).ref(settings.git_ref)
             source = ref.tree()
             if fallback_hash is None:
-                fallback_hash = (await ref.commit())[:9]
+                fallback_hash = (await ref.commit())[:FALLBACK_HASH_LENGTH]
         needs_reading = not (go_version and version and release_cycle and fallback_hash)
         if needs_reading:
             for required in REQUIRED_FILES:
@@ -544,6 +544,7 @@ class FlamencoPipeline:
              "--manager", spec.MANAGER_URL, "--workers", str(workers),
              "--spec", f"{d}/spec/{api.name}", "--db", f"{d}/manager-data/{spec.MANAGER_DB}",
              "--stamp-version", self.version, "--stamp-hash", self.git_hash,
+             "--stamp-release-cycle", self.release_cycle,
              "--junit", f"{d}/reports/{spec.INTEGRATION_REPORTS[0]}",
              "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}"],
             expect=dagger.ReturnType.ANY,
@@ -556,7 +557,7 @@ class FlamencoPipeline:
     ) -> TestResult:
         """Start the built manager and N workers as services and check them (JUnit in reports/integration.xml).
 
-        Checks: the manager becomes healthy, /api/v3/version reports the built version and hash,
+        Checks: the manager becomes healthy, /api/v3/version reports the built version, hash and extended version,
         the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, every worker
         signs on, the database exists with its migrations applied, /app/ serves HTML. Never cached.
         """

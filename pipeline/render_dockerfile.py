@@ -18,7 +18,9 @@ HEADER = """\
 # Same stages as the Dagger module: base -> deps -> build-tools -> app (+ test, check, runtime).
 # Build from a Flamenco checkout (the build context), for example:
 #   DOCKER_BUILDKIT=1 docker build -f Dockerfile.dev --target manager \\
-#     --build-arg FLAMENCO_GIT_HASH=$(git rev-parse --short=9 HEAD) -t flamenco-manager:dev .
+#     --build-arg FLAMENCO_GIT_HASH=$(git rev-parse --short HEAD) \\
+#     --build-arg FLAMENCO_VERSION=$(sed -n 's/^VERSION *:*= *//p' Makefile) -t flamenco-manager:dev .
+# (manager and worker refuse an empty FLAMENCO_VERSION or FLAMENCO_GIT_HASH: they are the image labels)
 # `flamenco-pipeline docker build` passes every build arg from the same settings as the Dagger lane.
 # Targets: manager, worker, reports (export: --output type=local,dest=DIR), binaries, check.
 # Extra CA bundle (corporate TLS proxy): --secret id=extra_ca,src=/path/ca.pem (never stored in a layer).
@@ -97,10 +99,15 @@ def _stage(st: spec.Stage) -> list[str]:
         lines.append("ENV " + " \\\n    ".join(f"{k}={v}" for k, v in st.env))
     if st.image or st.workdir != spec.stage(st.parent).workdir:
         lines.append(f"WORKDIR {st.workdir}")
+    guarded = st.name not in spec.RUNTIME_STAGES
     for step in st.steps:
+        if not guarded and isinstance(step, spec.Copy) and step.from_stage:
+            # spec.LABEL_GUARD: after the runtime's own steps (their cache ignores the stamp),
+            # before it waits for the app stage.
+            lines += [_arg(a) for a in spec.LABEL_PARAMS] + _run(spec.LABEL_GUARD)
+            guarded = True
         lines += _copy(step) if isinstance(step, spec.Copy) else _run(step)
     if st.name in spec.RUNTIME_STAGES:
-        lines += [_arg("FLAMENCO_VERSION"), _arg("FLAMENCO_GIT_HASH"), _arg("SOURCE_URL")]
         labels = spec.labels("${FLAMENCO_VERSION}", "${FLAMENCO_GIT_HASH}", "${SOURCE_URL}", f"flamenco-{st.name}")
         lines.append("LABEL " + " \\\n      ".join(f'{k}="{v}"' for k, v in labels.items()))
     if st.user:

@@ -19,7 +19,15 @@ REQUIRED_FILES = ("go.mod", "go.sum", "web/app/package.json", "web/app/yarn.lock
 
 # CI systems' own variables for the commit being built, in lookup order.
 CI_HASH_VARS = ("GITHUB_SHA", "CI_COMMIT_SHA", "BUILD_VCS_NUMBER", "GIT_COMMIT")
-HASH_LENGTH = 9  # Flamenco's Makefile uses `git rev-parse --short=9`
+# The stamped hash. Flamenco's magefiles stamp `git rev-parse --short HEAD`: git
+# picks the length from the repository's object count (at least 7, one more hex
+# digit per 4x objects, longer if ambiguous), so it cannot be computed from HEAD
+# alone. With a git binary and a .git directory we run exactly that command. Without
+# one (a CI variable, .git files read without git, the Dagger lane's git ref) we
+# abbreviate to this fixed length: what git picks for a repository of Flamenco's
+# size (16 384 to 65 535 objects; 3.9-beta1's history has 23 995, HEAD cf286e71).
+# Another repository may get another length from git: pass --git-hash to match make.
+FALLBACK_HASH_LENGTH = 8
 
 
 def missing_flamenco_files(root: Path) -> list[str]:
@@ -68,16 +76,17 @@ def hash_from_ci_env(env: dict[str, str] | None = None) -> str | None:
     env = os.environ if env is None else env
     for var in CI_HASH_VARS:
         if value := env.get(var, "").strip():
-            return value[:HASH_LENGTH].lower()
+            return value[:FALLBACK_HASH_LENGTH].lower()
     return None
 
 
 def hash_from_git(root: Path) -> str | None:
+    """`git rev-parse --short HEAD`, as Flamenco's magefiles run it (git picks the length)."""
     if not (root / ".git").exists():
         return None
     try:
         out = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", f"--short={HASH_LENGTH}", "HEAD"],
+            ["git", "-C", str(root), "rev-parse", "--short", "HEAD"],
             capture_output=True, text=True, timeout=10, check=True,
         )
     except (OSError, subprocess.SubprocessError):
@@ -116,7 +125,7 @@ def resolve_stamp(
     if not h:
         raise StampError(
             "invalid setting git_hash=None: the source has no .git and no CI commit variable "
-            f"({', '.join(CI_HASH_VARS)}) is set; pass --git-hash $(git rev-parse --short=9 HEAD)"
+            f"({', '.join(CI_HASH_VARS)}) is set; pass --git-hash $(git rev-parse --short HEAD)"
         )
     if not rc:
         raise StampError("invalid setting release_cycle=None: the Makefile has no RELEASE_CYCLE; pass --release-cycle")
@@ -124,29 +133,43 @@ def resolve_stamp(
 
 
 def local_stamp(root: Path, *, version=None, git_hash=None, release_cycle=None) -> BuildStamp:
+    """The stamp of a local checkout. Hash: the setting, else git's `--short` (as make),
+    else .git files read without git or a CI variable (FALLBACK_HASH_LENGTH digits)."""
     mk = root / "Makefile"
     return resolve_stamp(
         mk.read_text() if mk.is_file() else None,
         version=version, git_hash=git_hash, release_cycle=release_cycle,
-        fallback_hash=git_hash or hash_from_git(root) or hash_from_ci_env(),
+        fallback_hash=git_hash or hash_from_git(root) or hash_from_git_files(_file_reader(root)) or hash_from_ci_env(),
     )
+
+
+def _file_reader(root: Path):
+    def read(relpath: str) -> str | None:
+        path = root / relpath
+        try:
+            return path.read_text() if path.is_file() else None
+        except (OSError, UnicodeDecodeError):
+            return None
+
+    return read
 
 
 def hash_from_git_files(read) -> str | None:
     """Resolve HEAD from `.git` file contents: `read(relpath) -> str | None`.
 
     Works on any file reader (a Dagger Directory, a tarball), no git binary needed.
+    Abbreviated to FALLBACK_HASH_LENGTH: git's own `--short` length is unknown here.
     """
     head = (read(".git/HEAD") or "").strip()
     if not head:
         return None
     if not head.startswith("ref: "):
-        return head[:HASH_LENGTH]
+        return head[:FALLBACK_HASH_LENGTH]
     ref = head[5:].strip()
     if loose := (read(f".git/{ref}") or "").strip():
-        return loose[:HASH_LENGTH]
+        return loose[:FALLBACK_HASH_LENGTH]
     for line in (read(".git/packed-refs") or "").splitlines():
         parts = line.split()
         if len(parts) == 2 and parts[1] == ref:
-            return parts[0][:HASH_LENGTH]
+            return parts[0][:FALLBACK_HASH_LENGTH]
     return None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from pathlib import Path
 
 TIERS = ("base", "deps", "build-tools", "app", "verify", "runtime")
 
@@ -254,10 +255,11 @@ SHOW_GO_ENV = (
     "go env -json GOVERSION GOTOOLCHAIN GOPROXY GOSUMDB GOPRIVATE GONOSUMDB GONOPROXY GOFLAGS GOMODCACHE GOCACHE"
 )
 
-STAMP_DEFAULTS = r""": "${FLAMENCO_VERSION:=$(sed -n 's/^VERSION *:*= *//p' Makefile)}"
+VERSION_DEFAULT = r''': "${FLAMENCO_VERSION:=$(sed -n 's/^VERSION *:*= *//p' Makefile)}"'''
+STAMP_DEFAULTS = VERSION_DEFAULT + r"""
 : "${FLAMENCO_RELEASE_CYCLE:=$(sed -n 's/^RELEASE_CYCLE *:*= *//p' Makefile)}"
 [ -n "${FLAMENCO_VERSION}" ] || { echo "flamenco-pipeline: FLAMENCO_VERSION is empty and Makefile has no VERSION; pass it" >&2; exit 2; }
-[ -n "${FLAMENCO_GIT_HASH}" ] || { echo "flamenco-pipeline: FLAMENCO_GIT_HASH is empty; pass e.g. \$(git rev-parse --short=9 HEAD)" >&2; exit 2; }
+[ -n "${FLAMENCO_GIT_HASH}" ] || { echo "flamenco-pipeline: FLAMENCO_GIT_HASH is empty; pass e.g. \$(git rev-parse --short HEAD)" >&2; exit 2; }
 [ -n "${FLAMENCO_RELEASE_CYCLE}" ] || { echo "flamenco-pipeline: FLAMENCO_RELEASE_CYCLE is empty and Makefile has none; pass it" >&2; exit 2; }"""
 
 # The ldflags Flamenco's magefiles pass (facts §2), with the module path read
@@ -271,6 +273,15 @@ echo "flamenco-pipeline: built ${FLAMENCO_VERSION} (${FLAMENCO_GIT_HASH}, ${FLAM
 mkdir -p /out/buildinfo
 for b in flamenco-manager flamenco-worker; do go version -m "/out/bin/$b" > "/out/buildinfo/$b.txt"; done
 """
+
+# The add-on zip as Flamenco's magefiles/addonpacker.go packs it: pipeline/addon_zip.py
+# (its rules are in its docstring), embedded verbatim, so both lanes run the same code.
+ADDON_ZIP = f"{OUT}/flamenco-addon.zip"
+PACK_ADDON = VERSION_DEFAULT + f"""
+[ -n "${{FLAMENCO_VERSION}}" ] || {{ echo "flamenco-pipeline: FLAMENCO_VERSION is empty and Makefile has no VERSION; pass it" >&2; exit 2; }}
+python3 - {ADDON_ZIP} "${{FLAMENCO_VERSION}}" <<'PY'
+{(Path(__file__).parent / "addon_zip.py").read_text().rstrip()}
+PY"""
 
 # Always exits 0: the exit code is a report, so reports come back when tests fail.
 RUN_TESTS = r"""mkdir -p /reports
@@ -436,12 +447,12 @@ STAGES: tuple[Stage, ...] = (
     ),
     Stage(
         "addon", "app", "Pack the Blender add-on zip that the manager serves.",
-        parent="python-base",
+        parent="python-base", params=("FLAMENCO_VERSION",),
         steps=(
-            Copy(("addon/",)),
-            Run("pack add-on", f"mkdir -p {OUT} && python3 -m zipfile -c {OUT}/flamenco-addon.zip addon/flamenco"),
+            Copy(("addon/", "Makefile")),
+            Run("pack add-on", PACK_ADDON),
         ),
-        outputs=(f"{OUT}/flamenco-addon.zip",),
+        outputs=(ADDON_ZIP,),
     ),
     Stage(
         "go-source", "app", "The full Go source on top of the tools; shared by app, test and check.",
@@ -560,7 +571,23 @@ def dependencies(name: str) -> list[str]:
     return deps
 
 
+# No image carries an empty version or revision label. The Dagger lane labels from the
+# resolved stamp (never blank; labels() refuses blanks too). In the Docker lane a LABEL
+# cannot read the Makefile, so the runtime stages run this guard on their build args
+# before the label is written (rendered before their COPY --from=app, so a by-hand
+# `docker build` or compose build without FLAMENCO_VERSION stops while the rest still runs).
+LABEL_GUARD = Run(
+    "check label values",
+    r"""[ -n "${FLAMENCO_VERSION}" ] || { echo "flamenco-pipeline: FLAMENCO_VERSION is empty, so the image's org.opencontainers.image.version label would be empty; pass --build-arg FLAMENCO_VERSION=\$(sed -n 's/^VERSION *:*= *//p' Makefile) (compose: FLAMENCO_VERSION=...)" >&2; exit 2; }
+[ -n "${FLAMENCO_GIT_HASH}" ] || { echo "flamenco-pipeline: FLAMENCO_GIT_HASH is empty, so the image's org.opencontainers.image.revision label would be empty; pass --build-arg FLAMENCO_GIT_HASH=\$(git rev-parse --short HEAD)" >&2; exit 2; }""",
+)
+LABEL_PARAMS = ("FLAMENCO_VERSION", "FLAMENCO_GIT_HASH", "SOURCE_URL")
+
+
 def labels(version: str, revision: str, source_url: str, title: str) -> dict[str, str]:
+    blank = [name for name, value in (("version", version), ("revision", revision)) if not str(value).strip()]
+    if blank:
+        raise ValueError(f"{title}: empty org.opencontainers.image.{blank[0]} label; the stamp must be resolved first")
     return {
         "org.opencontainers.image.title": title,
         "org.opencontainers.image.version": version,

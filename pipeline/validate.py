@@ -62,7 +62,7 @@ def go_version(value: str) -> str:
 
 def git_hash(value: str) -> str:
     if not GIT_HASH_RE.match(value):
-        raise ValueError("not a git commit hash; use 7-40 lowercase hex digits, e.g. from `git rev-parse --short=9 HEAD`")
+        raise ValueError("not a git commit hash; use 7-40 lowercase hex digits, e.g. from `git rev-parse --short HEAD`")
     return value
 
 

@@ -132,7 +132,8 @@ def test_checker_runs_the_modules_own_script_against_the_farm(pipeline):
     assert opts == {
         "--manager": spec.MANAGER_URL, "--workers": "3", "--spec": f"{d}/spec/flamenco-openapi.yaml",
         "--db": f"{d}/manager-data/{spec.MANAGER_DB}", "--stamp-version": STAMP["version"],
-        "--stamp-hash": STAMP["git_hash"], "--junit": f"{d}/reports/integration.xml",
+        "--stamp-hash": STAMP["git_hash"], "--stamp-release-cycle": STAMP["release_cycle"],
+        "--junit": f"{d}/reports/integration.xml",
         "--timing": f"{d}/reports/integration-timing.txt",
     }
     # and the script accepts exactly that command line

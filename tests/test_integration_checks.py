@@ -34,8 +34,7 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-@pytest.fixture(scope="module")
-def binaries(tmp_path_factory) -> Path:
+def build_binaries(tmp_path_factory, release_cycle: str) -> Path:
     """flamenco-manager and flamenco-worker, stamped like the pipeline stamps them."""
     go = shutil.which("go")
     if go is None:
@@ -48,14 +47,26 @@ def binaries(tmp_path_factory) -> Path:
     (src / "web" / "static" / "index.html").write_text(
         "<!doctype html>\n<html><head><title>Flamenco Mini</title></head><body></body></html>\n"
     )
-    out = tmp_path_factory.mktemp("bin")
+    out = tmp_path_factory.mktemp(f"bin-{release_cycle}")
     ldflags = " ".join(f"-X {APPINFO}.{k}={v}" for k, v in (
         ("ApplicationVersion", STAMP["version"]), ("ApplicationGitHash", STAMP["git_hash"]),
-        ("ReleaseCycle", STAMP["release_cycle"])))
+        ("ReleaseCycle", release_cycle)))
     env = {**os.environ, "CGO_ENABLED": "0", "GOFLAGS": "-mod=readonly"}
     subprocess.run([go, "build", f"-ldflags={ldflags}", "-o", f"{out}/", "./cmd/flamenco-manager",
                     "./cmd/flamenco-worker"], cwd=src, env=env, check=True, capture_output=True, timeout=600)
     return out
+
+
+@pytest.fixture(scope="module")
+def binaries(tmp_path_factory) -> Path:
+    """Stamped with STAMP: release cycle beta, like the fixture's Makefile."""
+    return build_binaries(tmp_path_factory, STAMP["release_cycle"])
+
+
+@pytest.fixture(scope="module")
+def release_binaries(tmp_path_factory) -> Path:
+    """The same source stamped as a release build."""
+    return build_binaries(tmp_path_factory, "release")
 
 
 @dataclass
@@ -74,17 +85,17 @@ def farm(binaries, tmp_path):
     """``farm(workers)``: a manager (cwd: a fresh data dir) and N workers on loopback."""
     started: list[subprocess.Popen] = []
 
-    def start(workers: int) -> HostFarm:
+    def start(workers: int, bins: Path = binaries) -> HostFarm:
         cwd = tmp_path / "data"
         cwd.mkdir()
         port = _free_port()
         url = f"http://127.0.0.1:{port}/"
         log = open(tmp_path / "farm.log", "w")  # noqa: SIM115 - closed with the processes
-        started.append(subprocess.Popen([binaries / "flamenco-manager", "-listen", f"127.0.0.1:{port}"],
+        started.append(subprocess.Popen([bins / "flamenco-manager", "-listen", f"127.0.0.1:{port}"],
                                         cwd=cwd, stdout=log, stderr=subprocess.STDOUT))
         for i in range(1, workers + 1):
             started.append(subprocess.Popen(
-                [binaries / "flamenco-worker", "-manager", url, "-name", f"worker-{i}", "-wait", "30s"],
+                [bins / "flamenco-worker", "-manager", url, "-name", f"worker-{i}", "-wait", "30s"],
                 cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT))
         return HostFarm(url, cwd, started)
 
@@ -105,8 +116,8 @@ def run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 
 def args_for(f: HostFarm, workers: int, junit: Path, **over: str) -> list[str]:
     opts = {"--manager": f.url, "--workers": str(workers), "--spec": str(SOURCE_SPEC), "--db": str(f.db),
-            "--stamp-version": STAMP["version"], "--stamp-hash": STAMP["git_hash"], "--junit": str(junit),
-            "--timeout": "30"} | over
+            "--stamp-version": STAMP["version"], "--stamp-hash": STAMP["git_hash"],
+            "--stamp-release-cycle": STAMP["release_cycle"], "--junit": str(junit), "--timeout": "30"} | over
     return [x for kv in opts.items() for x in kv]
 
 
@@ -139,9 +150,18 @@ def test_every_check_passes_on_a_healthy_farm(farm, tmp_path):
     assert "migration(s) applied, latest version 2" in proc.stdout
 
 
+V, H = STAMP["version"], STAMP["git_hash"]
+
+
 @pytest.mark.parametrize("option,value,message", [
-    ("--stamp-version", "3.9-other", f"the manager reports version {STAMP['version']!r}, expected '3.9-other'"),
-    ("--stamp-hash", "0000000", f"the manager reports git hash {STAMP['git_hash']!r}, expected '0000000'"),
+    ("--stamp-version", "3.9-other",
+     f"the manager reports version '{V} ({H})', expected '3.9-other ({H})'; shortversion {V!r}, "
+     "expected '3.9-other' (release cycle beta)"),
+    ("--stamp-hash", "0000000",
+     f"the manager reports version '{V} ({H})', expected '{V} (0000000)'; git {H!r}, expected '0000000' "
+     "(release cycle beta)"),
+    ("--stamp-release-cycle", "release",
+     f"the manager reports version '{V} ({H})', expected {V!r} (release cycle release)"),
 ])
 def test_wrong_stamp_fails_the_version_check_only(farm, tmp_path, option, value, message):
     f = farm(1)
@@ -150,6 +170,42 @@ def test_wrong_stamp_fails_the_version_check_only(farm, tmp_path, option, value,
     assert proc.returncode == 1
     failed = {k: v for k, v in cases(junit).items() if v[0] != "passed"}
     assert failed == {"version": ("failed", message)}
+
+
+def test_version_answer_is_flamencos_for_a_beta_build(farm, tmp_path):
+    """Flamenco's GetVersion: the extended version with the hash, the plain shortversion, its key order."""
+    f = farm(1)
+    proc = run_script(*args_for(f, 1, tmp_path / "integration.xml"))  # also waits until the manager answers
+    assert proc.returncode == 0, proc.stdout
+    assert f"ok   version: Flamenco {V} ({H}) (shortversion {V}, git {H})" in proc.stdout
+    _status, _ctype, body = integration.http_get(f.url, integration.VERSION_PATH)
+    answer = json.loads(body)
+    assert list(answer) == ["git", "name", "shortversion", "version"]
+    assert answer == {"git": H, "name": "Flamenco", "shortversion": V, "version": f"{V} ({H})"}
+
+
+@pytest.mark.parametrize("cycle,passes", [("release", True), ("rc", True), ("beta", False)])
+def test_release_build_reports_the_plain_version(farm, release_binaries, tmp_path, cycle, passes):
+    """A release build answers version == shortversion; the check expects that only for release and rc."""
+    f = farm(1, release_binaries)
+    junit = tmp_path / "integration.xml"
+    proc = run_script(*args_for(f, 1, junit, **{"--stamp-release-cycle": cycle}))
+    _status, _ctype, body = integration.http_get(f.url, integration.VERSION_PATH)
+    assert json.loads(body) == {"git": H, "name": "Flamenco", "shortversion": V, "version": V}
+    failed = {k: v for k, v in cases(junit).items() if v[0] != "passed"}
+    if passes:
+        assert proc.returncode == 0 and failed == {}, proc.stdout
+    else:
+        assert failed == {"version": ("failed", f"the manager reports version {V!r}, expected '{V} ({H})' "
+                                                "(release cycle beta)")}
+
+
+@pytest.mark.parametrize("answer,problem", [
+    ({"version": f"{V} ({H})", "shortversion": V, "git": H}, "no string field name (got git, shortversion, version)"),
+    ([V], "the answer is a list, not an object"),
+])
+def test_malformed_version_answers_are_named(answer, problem):
+    assert integration.version_problems(answer, V, H, "beta") == [problem]
 
 
 def test_spec_mismatch_fails_the_spec_comparison_with_the_operation(farm, tmp_path):
@@ -185,7 +241,7 @@ def test_no_manager_fails_health_and_skips_what_depends_on_it(tmp_path):
     url = f"http://127.0.0.1:{_free_port()}/"
     proc = run_script("--manager", url, "--workers", "1", "--spec", str(SOURCE_SPEC), "--db",
                       str(tmp_path / "absent.sqlite"), "--stamp-version", "1.0", "--stamp-hash", "abc1234",
-                      "--junit", str(junit), "--timeout", "1")
+                      "--stamp-release-cycle", "beta", "--junit", str(junit), "--timeout", "1")
     assert proc.returncode == 1
     result = cases(junit)
     assert result["manager_healthy"][0] == "failed"
@@ -201,10 +257,12 @@ def test_no_manager_fails_health_and_skips_what_depends_on_it(tmp_path):
     (["--manager", "manager:8080"], "--manager="),
     (["--spec", "/nonexistent/flamenco-openapi.yaml"], "--spec="),
     (["--workers", "three"], "--workers"),
+    (["--stamp-release-cycle", " "], "--stamp-release-cycle="),
 ])
 def test_bad_arguments_are_one_line_naming_the_option_exit_2(bad, option, tmp_path):
     base = {"--manager": "http://manager:8080/", "--workers": "1", "--spec": str(SOURCE_SPEC),
-            "--db": str(tmp_path / "db"), "--stamp-version": "1.0", "--stamp-hash": "abc1234"}
+            "--db": str(tmp_path / "db"), "--stamp-version": "1.0", "--stamp-hash": "abc1234",
+            "--stamp-release-cycle": "beta"}
     base[bad[0]] = bad[1]
     proc = run_script(*[x for kv in base.items() for x in kv])
     assert proc.returncode == 2
@@ -253,7 +311,7 @@ def test_database_without_goose_table_is_named(tmp_path):
     con.execute("CREATE TABLE workers (id INTEGER)")
     con.commit()
     con.close()
-    checker = integration.Checker(integration.Config("http://x/", 1, SOURCE_SPEC, db, "1", "a"))
+    checker = integration.Checker(integration.Config("http://x/", 1, SOURCE_SPEC, db, "1", "a", "beta"))
     with pytest.raises(integration.CheckFailed, match="has no goose_db_version table: no migrations ran"):
         checker.check_database_migrated()
 

@@ -45,6 +45,7 @@ class Farm:
             "PWD": str(ROOT),
             "FLAMENCO_SOURCE": str(default_build.context),
             "FLAMENCO_GIT_HASH": STAMP.git_hash,
+            "FLAMENCO_VERSION": STAMP.version,
             "MANAGER_IMAGE": default_build.manager,
             "WORKER_IMAGE": default_build.worker,
             "MANAGER_PORT": str(self.port),
@@ -77,7 +78,8 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         # depends_on: service_healthy means `up -d` returns after the manager is healthy
         assert farm.manager_health() == "healthy"
         version = farm.get("/api/v3/version")
-        assert (version["version"], version["git"]) == (STAMP.version, STAMP.git_hash)
+        assert (version["shortversion"], version["git"]) == (STAMP.version, STAMP.git_hash)
+        assert version["version"] == f"{STAMP.version} ({STAMP.git_hash})"  # a beta build: extended
 
         deadline = time.monotonic() + 60
         signed_on = 0
@@ -100,3 +102,20 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         assert seen.strip() == probe
     finally:
         farm.compose("down", "-v", "--remove-orphans", check=False)
+
+
+@pytest.mark.timeout(60)
+@pytest.mark.parametrize("unset", ["FLAMENCO_VERSION", "FLAMENCO_GIT_HASH"])
+def test_compose_needs_the_label_values_before_it_builds(tmp_path, unset):
+    """The images' version and revision labels come from these two: compose stops without either."""
+    env = {**os.environ, "PWD": str(ROOT), "FLAMENCO_SOURCE": str(tmp_path), "FLAMENCO_GIT_HASH": STAMP.git_hash,
+           "FLAMENCO_VERSION": STAMP.version, "PATH": "/usr/bin:" + os.environ.get("PATH", "")}
+    ok = subprocess.run([COMPOSE, "-f", str(ROOT / "compose.dev.yml"), "config"], env=env, cwd=ROOT,
+                        capture_output=True, text=True, timeout=30)
+    assert ok.returncode == 0, ok.stderr
+    assert f"FLAMENCO_VERSION: {STAMP.version}" in ok.stdout
+    del env[unset]
+    proc = subprocess.run([COMPOSE, "-f", str(ROOT / "compose.dev.yml"), "config"], env=env, cwd=ROOT,
+                          capture_output=True, text=True, timeout=30)
+    assert proc.returncode != 0
+    assert f"set {unset}" in proc.stderr, proc.stderr

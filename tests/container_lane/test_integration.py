@@ -44,6 +44,7 @@ def check_farm(farm: Farm, context: Path, workers: int, started_at: float, out: 
         [sys.executable, str(SCRIPT), "--manager", f"http://127.0.0.1:{farm.port}/", "--workers", str(workers),
          "--spec", str(context / spec.OPENAPI_SPEC), "--db", str(data / spec.MANAGER_DB),
          "--stamp-version", stamp_version, "--stamp-hash", STAMP.git_hash,
+         "--stamp-release-cycle", STAMP.release_cycle,
          "--junit", str(junit), "--timing", str(out / spec.INTEGRATION_REPORTS[1]),
          "--started-at", str(started_at), "--timeout", "90"],
         capture_output=True, text=True, timeout=180,
@@ -124,7 +125,9 @@ def broken_managers(lane, fixture_copy, default_build):
 @pytest.mark.timeout(900)
 @pytest.mark.parametrize("broken,check,message", [
     ("version", "version",
-     f"the manager reports version {BROKEN_VERSION!r}, expected {STAMP.version!r}"),
+     f"the manager reports version '{BROKEN_VERSION} ({STAMP.git_hash})', expected "
+     f"'{STAMP.version} ({STAMP.git_hash})'; shortversion {BROKEN_VERSION!r}, expected {STAMP.version!r} "
+     f"(release cycle {STAMP.release_cycle})"),
     ("spec", "openapi_matches_source",
      f"GET /api/v3/openapi3.json differs from the source spec: "
      f"served but not in flamenco-openapi.yaml: GET {EXTRA_PATH}"),
