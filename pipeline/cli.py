@@ -22,6 +22,7 @@ import click
 
 from pipeline.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
 from pipeline.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
+PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_progress.MODES (a test checks)
 
 _CLICK_TYPES = {
     "dir": click.Path(file_okay=False, path_type=Path),
@@ -193,14 +194,22 @@ def render() -> None:
 
 @render.command("dockerfile")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write Dockerfile.dev (default: this repository's root).")
+              help="Where Dockerfile.dev is (default: this repository's checkout; for an installed package, "
+                   "the current directory).")
 @click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the render.")
 def render_dockerfile(output_dir: Path | None, check: bool) -> None:
-    """Write Dockerfile.dev and Dockerfile.dev.dockerignore from the spec."""
+    """Write Dockerfile.dev and Dockerfile.dev.dockerignore from the spec.
+
+    `docker build` needs neither file: it renders its own copy per run. These are for
+    building by hand (`docker build -f Dockerfile.dev`) and for compose.dev.yml.
+
+    \b
+    Example:  flamenco-pipeline render dockerfile --check
+    """
     from pipeline.docker_lane import REPO_ROOT
     from pipeline.render_dockerfile import FILES
 
-    out = output_dir or REPO_ROOT
+    out = output_dir or REPO_ROOT or Path.cwd()
     stale = []
     for name, fn in FILES.items():
         path = out / name
@@ -216,6 +225,15 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
 
 
 # --- Dagger-backed ----------------------------------------------------------------
+def session_config():
+    """The engine's own progress goes straight to our stderr (a real file, so the
+    SDK hands it to the Dagger CLI instead of draining it into a buffer). Under
+    `dagger run flamenco-pipeline ...` the SDK joins that session: its TUI shows."""
+    import dagger
+
+    return dagger.Config(log_output=sys.stderr)
+
+
 def with_pipeline(settings, action):
     """Open a Dagger session, create the module object from settings, run `action`.
 
@@ -241,7 +259,7 @@ def with_pipeline(settings, action):
             gover, stamp = local_facts(settings)
             kwargs |= {"go_version": gover, "version": stamp.version, "git_hash": stamp.git_hash,
                        "release_cycle": stamp.release_cycle}
-        async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        async with dagger.connection(session_config()):
             entered = True
             source = dag.host().directory(str(settings.source)) if settings.source else None
             ca = dag.host().file(str(settings.ca_cert)) if settings.ca_cert else None
@@ -485,9 +503,11 @@ def docker() -> None:
               help="Dockerfile.dev targets to build (repeatable).")
 @click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
               help="Directory for reports/ and binaries/ exports and the BuildKit logs.")
-def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path) -> None:
+@click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto", show_default=True,
+              help="auto: compact on a terminal, plain lines otherwise (CI); full: every BuildKit line.")
+def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path, progress: str) -> None:
     """Build Dockerfile.dev targets with BuildKit; images are tagged from the settings."""
-    from pipeline.docker_lane import DockerBuild, build_args
+    from pipeline.docker_lane import DockerBuild, build_args, engine_problem
     from pipeline.spec import EXPORTS
 
     settings = load(settings_overrides)
@@ -498,11 +518,17 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     args = build_args(settings, stamp, gover)
     if settings.sbom and "sbom" not in targets:
         targets = (*targets, "sbom")
+    if problem := engine_problem():
+        fail(f"no Docker engine reachable: {problem}; start dockerd or set DOCKER_HOST", EXIT_ENGINE)
     with recorded("docker-build", settings, export, targets=list(targets)):
         import time
         from concurrent.futures import ThreadPoolExecutor
 
         from pipeline.build_report import TargetLog, docker_lane_report, write_report_files
+        from pipeline.docker_progress import LiveProgress, failure_lines
+
+        log_paths = {t: export / "logs" / f"{t}.log" for t in targets}
+        click.echo(f"docker build: {', '.join(targets)}; BuildKit logs in {export / 'logs'}", err=True)
 
         def one(target: str):
             b = DockerBuild(
@@ -511,22 +537,25 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
                 output=export / target if target in EXPORTS else None,
             )
             t0 = time.monotonic()
-            proc = b.run(log_path=export / "logs" / f"{target}.log")
+            proc = b.run(log_path=log_paths[target], on_line=lambda line: live.line(target, line))
             return b, proc, time.monotonic() - t0
 
         # All targets at once: BuildKit runs the steps they share once.
-        code, logs, images = 0, [], {}
-        with ThreadPoolExecutor(max(1, len(targets))) as pool:
+        code, logs, images, failed = 0, [], {}, {}
+        with LiveProgress(sys.stderr, progress) as live, ThreadPoolExecutor(max(1, len(targets))) as pool:
             results = list(pool.map(one, targets))
         for target, (b, proc, seconds) in zip(targets, results):
-            logs.append(TargetLog(target, proc.stdout + proc.stderr, seconds=seconds, started=0.0))
+            text = proc.stdout + proc.stderr
+            logs.append(TargetLog(target, text, seconds=seconds, started=0.0))
             status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
             click.echo(f"{target}: {status} in {seconds:.1f}s" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
             if proc.returncode:
-                click.echo("\n".join(proc.stderr.splitlines()[-15:]), err=True)
+                failed[target] = text
                 code = EXIT_FAILED
             elif b.tag:
                 images[target] = b.tag
+        for line in failure_lines(failed, log_paths, ca_cert_given=settings.ca_cert is not None):
+            click.echo(line, err=True)
         report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover)
         for path in write_report_files(report, export).values():
             click.echo(f"wrote {path}")
