@@ -524,7 +524,7 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         import time
         from concurrent.futures import ThreadPoolExecutor
 
-        from pipeline.build_report import TargetLog, docker_lane_report, write_report_files
+        from pipeline.build_report import TargetLog, docker_lane_report, test_outcome, tests_text, write_report_files
         from pipeline.docker_progress import LiveProgress, failure_lines
 
         log_paths = {t: export / "logs" / f"{t}.log" for t in targets}
@@ -556,11 +556,16 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
                 images[target] = b.tag
         for line in failure_lines(failed, log_paths, ca_cert_given=settings.ca_cert is not None):
             click.echo(line, err=True)
-        report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover)
+        junit = export / "reports" / "junit.xml"
+        tests = test_outcome(junit, "JUnit report reports/junit.xml (gotestsum)") if junit.is_file() else None
+        report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover, tests=tests)
         for path in write_report_files(report, export).values():
             click.echo(f"wrote {path}")
-        if code == 0 and (failed := tests_failed(export / "reports")) is not None:
-            click.echo(f"flamenco-pipeline: error: go test failed (exit {failed}); reports in {export / 'reports'}", err=True)
+        if tests:
+            click.echo(f"tests: {tests_text(tests)}" + (f" (failing: {', '.join(tests['failures'][:5])})"
+                                                          if tests["failures"] else ""))
+        if code == 0 and (go_exit := tests_failed(export / "reports")) is not None:
+            click.echo(f"flamenco-pipeline: error: go test failed (exit {go_exit}); reports in {export / 'reports'}", err=True)
             code = EXIT_FAILED
         sys.exit(code)
 
