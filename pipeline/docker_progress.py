@@ -245,13 +245,11 @@ def _strip(title: str) -> str:
 
 
 def _term_width(stream: TextIO) -> int:
-    import os
+    """COLUMNS if set, else the terminal's width; 100 when neither says anything useful."""
     import shutil
 
-    try:
-        return os.get_terminal_size(stream.fileno()).columns
-    except (OSError, AttributeError, ValueError):
-        return shutil.get_terminal_size((100, 24)).columns
+    cols = shutil.get_terminal_size((100, 24)).columns
+    return cols if cols >= 40 else 100
 
 
 def failure_lines(failed: dict[str, str], log_paths: dict, *, ca_cert_given: bool = False) -> list[str]:
