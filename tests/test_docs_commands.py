@@ -82,13 +82,20 @@ def dagger_arguments() -> set[str]:
 def check_flamenco_pipeline(argv: list[str]) -> None:
     """Parse a flamenco-pipeline command line with the real CLI, without running it."""
     ctx = main.make_context("flamenco-pipeline", list(argv), resilient_parsing=False)
-    cmd, rest = main, ctx.protected_args + ctx.args
+    cmd, rest = main, _rest(ctx)
     while isinstance(cmd, click.Group) and rest:
         name, *rest = rest
         sub = cmd.get_command(ctx, name)
         assert sub is not None, f"no command {name!r} in: flamenco-pipeline {' '.join(argv)}"
         ctx = sub.make_context(name, list(rest), parent=ctx, resilient_parsing=False)
-        cmd, rest = sub, ctx.protected_args + ctx.args if isinstance(sub, click.Group) else []
+        cmd, rest = sub, _rest(ctx) if isinstance(sub, click.Group) else []
+    assert not isinstance(cmd, click.Group), f"no subcommand in: flamenco-pipeline {' '.join(argv)}"
+
+
+def _rest(ctx: click.Context) -> list[str]:
+    """A group's unparsed words: the subcommand and its arguments (click 8.2 keeps the first apart)."""
+    protected = ctx.__dict__.get("_protected_args")
+    return [*(ctx.protected_args if protected is None else protected), *ctx.args]
 
 
 def _strip_env(words: list[str]) -> tuple[dict[str, str], list[str]]:
