@@ -42,7 +42,7 @@ BOOL_SETTINGS = tuple(s for s in SETTINGS if s.kind == "bool")
 # Every command accepts every setting (repro files and `repro --record` pass them all),
 # but --help lists only those that change that command's result; the rest are hidden.
 _ALL = frozenset(s.name for s in SETTINGS)
-_GO_MODULES = frozenset(s.name for s in SETTINGS if s.group == "go modules")
+_GO_MODULES = frozenset(s.name for s in SETTINGS if s.group == "go modules") - {"npm_registry"}
 _GO_BUILD = frozenset({"source", "git_url", "git_ref", "go_version", "go_image", "step_timeout"}) | _GO_MODULES
 _FARM = _ALL - {"platforms", "registry", "tag", "manager_image_name", "worker_image_name", "sbom",
                 "gotestsum_version", "staticcheck_version"}  # one host-platform farm, never pushed
@@ -73,7 +73,7 @@ _MERGED_ROWS = (
     (("manager_image_name", "worker_image_name"), "--{manager,worker}-image-name",
      "Repository names of the two images."),
 )
-_GROUP_TITLES = {"source": "Source and stamp", "go modules": "Go modules", "images": "Images and tools",
+_GROUP_TITLES = {"source": "Source and stamp", "go modules": "Modules and TLS", "images": "Images and tools",
                  "output": "Output"}
 
 
@@ -180,6 +180,7 @@ _SHORT_HELP = {
     "sbom": "Also write a CycloneDX SBOM of each image.",
     "step_timeout": "Seconds any one step may take before it is stopped.",
     "registry": "Registry/namespace to push to, e.g. registry.example/team.",
+    "npm_registry": "npm registry mirror for yarn install; unset: yarn's own.",
 }
 
 
@@ -489,7 +490,7 @@ def tests_failed(reports: Path) -> str | None:
 @command(main, example="flamenco-pipeline build --source ~/flamenco --export dist")
 @setting_options
 @click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
-              help="Where images/, bin/, reports/, build-report.json go; default: dist.")
+              help="Where images/, bin/, reports/ and the report go; default: dist.")
 def build(settings_overrides: dict, export: Path) -> None:
     """Build both images and binaries, run the tests, export everything."""
     settings = load(settings_overrides)
@@ -541,7 +542,7 @@ def check(settings_overrides: dict) -> None:
 @command(main, example="flamenco-pipeline ci --export dist")
 @setting_options
 @click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
-              help="Where images/, bin/, all reports/, build-report.json go; default: dist.")
+              help="Where images/, bin/, all reports/ and the report go; default: dist.")
 def ci(settings_overrides: dict, export: Path) -> None:
     """test + check + build concurrently; export all artifacts; exit 1 on any failure."""
     settings = load(settings_overrides)
@@ -562,7 +563,7 @@ def ci(settings_overrides: dict, export: Path) -> None:
 @setting_options
 @click.option("--username", required=True, help="Registry user name.")
 @click.option("--password-env", default="REGISTRY_PASSWORD",
-              help="Env var with the registry password; default: REGISTRY_PASSWORD.")
+              help="Env var holding the password; default: REGISTRY_PASSWORD.")
 def publish(settings_overrides: dict, username: str, password_env: str) -> None:
     """Push both images (all platforms, one manifest each) to --registry."""
     import os
@@ -654,7 +655,7 @@ def docker() -> None:
 @click.option("--target", "targets", multiple=True, default=("manager", "worker", "reports"),
               help="Targets, repeatable; default: manager, worker, reports.")
 @click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
-              help="Where reports/, binaries/, logs/ and the report go; default: dist.")
+              help="Where reports/, binaries/, logs/ go; default: dist.")
 @click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
               help="tty, plain (CI) or full BuildKit output; default: auto.")
 def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path, progress: str) -> None:

@@ -56,7 +56,7 @@ def test_meaningless_settings_are_hidden_but_still_accepted():
 def test_settings_are_grouped_in_a_fixed_order():
     text = _help("build")
     heads = [ln for ln in text.splitlines() if ln and not ln.startswith(" ") and ln.endswith(":")]
-    assert heads == ["Options:", "Source and stamp:", "Go modules:", "Images and tools:", "Output:", "Example:"]
+    assert heads == ["Options:", "Source and stamp:", "Modules and TLS:", "Images and tools:", "Output:", "Example:"]
 
 
 def test_workers_and_port_are_integers_and_exports_are_documented():
