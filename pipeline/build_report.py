@@ -115,6 +115,16 @@ SCHEMA: dict = {
             "properties": {"values": {"type": ["object", "null"]}, "source": {"type": "string"},
                            "module_zips_fetched": {"type": ["integer", "null"]}},
         },
+        "tests": {  # from the exported JUnit report, when tests ran
+            "type": ["object", "null"],
+            "required": ["passed", "failed", "skipped", "source"],
+            "properties": {
+                "passed": {"type": "integer", "minimum": 0}, "failed": {"type": "integer", "minimum": 0},
+                "skipped": {"type": "integer", "minimum": 0}, "errors": {"type": "integer", "minimum": 0},
+                "seconds": _NUM, "failures": {"type": "array", "items": {"type": "string"}},
+                "source": {"type": "string"},
+            },
+        },
         "notes": {"type": "array", "items": {"type": "string"}},
     },
 }
@@ -209,6 +219,30 @@ def configured_tool_versions(settings_view: Mapping | None) -> dict[str, dict]:
     return out
 
 
+def test_outcome(junit_xml: Path, source: str | None = None) -> dict | None:
+    """Counts of passed/failed/skipped tests (and the failing tests' names) from a JUnit report."""
+    from pipeline import junit_summary
+
+    try:
+        rep = junit_summary.parse(Path(junit_xml))
+    except junit_summary.JUnitError:
+        return None
+    return {
+        "passed": rep.count("passed"), "failed": rep.count("failed"), "skipped": rep.count("skipped"),
+        "errors": rep.count("error"), "seconds": round(rep.time, 3),
+        "failures": [c.title for c in rep.failed][:20],
+        "source": source or f"JUnit report {Path(junit_xml).name}",
+    }
+
+
+def tests_text(tests: Mapping | None) -> str | None:
+    """``18 passed, 1 failed, 2 skipped`` (None when no tests ran)."""
+    if not tests:
+        return None
+    failed = tests.get("failed", 0) + tests.get("errors", 0)
+    return f"{tests.get('passed', 0)} passed, {failed} failed, {tests.get('skipped', 0)} skipped"
+
+
 # --------------------------------------------------------------------------- #
 # docker lane
 
@@ -246,6 +280,7 @@ def docker_lane_report(
     go_version: str | None = None,
     parents: Mapping[str, str | None] | None = None,
     inspect: bool = True,
+    tests: Mapping | None = None,
 ) -> dict:
     """build-report.json (as a dict) from the plain progress of ``docker build`` runs.
 
@@ -333,6 +368,7 @@ def docker_lane_report(
                        if go_env is not None else "not in the build logs (go-deps cached)"),
             "module_zips_fetched": fetched,
         },
+        "tests": dict(tests) if tests else None,
         "notes": notes,
     }
     return report
@@ -444,7 +480,11 @@ def _stage_critical_path(stages: list[dict]) -> dict:
     by = {s["name"]: s for s in stages if s["kind"] != "internal"}
     if not by:
         return {"stages": [], "seconds": 0.0, "segments": []}
-    cur = max(by.values(), key=lambda s: (s["end"], s["start"]))
+    failed = [s for s in by.values() if s.get("status") == "failed"]
+    # a failed run's path ends at the (first) failure: what was cancelled after it did not hold anything up
+    cur = min(failed, key=lambda s: (s["end"], s["start"])) if failed else max(
+        (s for s in by.values() if s.get("status") != "canceled"), key=lambda s: (s["end"], s["start"]),
+        default=max(by.values(), key=lambda s: (s["end"], s["start"])))
     path = [cur]
     while True:
         deps = [by[d] for d in _stage_deps(cur["name"]) if d in by and by[d]["end"] <= cur["end"] + 1e-6]
@@ -533,6 +573,7 @@ def dagger_lane_report(
     base_outputs: Mapping[str, str] | None = None,
     wall_seconds: float | None = None,
     extra: Mapping | None = None,
+    tests: Mapping | None = None,
 ) -> dict:
     """build-report.json from ``FlamencoPipeline._evaluate`` timings.
 
@@ -565,7 +606,8 @@ def dagger_lane_report(
     stages.sort(key=lambda s: (s["start"], s["end"], s["name"]))
     path: list[str] = []
     if ends:
-        cur = max(ends, key=lambda n: ends[n])
+        failed = [n for n, t in timings.items() if not t.get("ok", True)]
+        cur = min(failed, key=lambda n: ends[n]) if failed else max(ends, key=lambda n: ends[n])
         while cur is not None and cur not in path:
             path.append(cur)
             cur = start_of[cur][1]
@@ -589,7 +631,7 @@ def dagger_lane_report(
             "accuracy": DAGGER_ACCURACY,
         },
         "stages": stages,
-        "critical_path": {"stages": path, "seconds": round(timeline_end - (segments[0]["start"] if segments else 0.0), 3),
+        "critical_path": {"stages": path, "seconds": round((segments[-1]["end"] - segments[0]["start"]) if segments else 0.0, 3),
                           "segments": segments},
         "images": dict(images or {}),
         "tool_versions": dict(sorted(tools.items())),
@@ -599,6 +641,7 @@ def dagger_lane_report(
             else "not available (the go-deps step's output could not be read)",
             "module_zips_fetched": modules_fetched(go_lines),
         },
+        "tests": dict(tests) if tests else None,
         "notes": ["Dagger-lane timings come from the module's own clock; they were not measured on the "
                   "machines this pipeline is developed on (no Dagger engine there)."],
     }
@@ -650,22 +693,43 @@ def render_markdown(report: Mapping, svg_name: str | None = FILES["svg"]) -> str
         summary.append(f"**Critical path:** {' → '.join(path['stages'])} ({path.get('seconds', 0):.1f} s)")
     if real and any(s.get("cached") is not None for s in real):
         summary.append(f"**Cache:** {len(cached)} of {len(real)} stages were cache hits")
+    if text := tests_text(report.get("tests")):
+        summary.append(f"**Tests:** {text}")
     failed = [s["name"] for s in stages if s.get("status") == "failed"]
     if failed:
         summary.append(f"**Failed:** {', '.join(failed)}")
+    canceled = [s["name"] for s in stages if s.get("status") == "canceled"]
+    if canceled:
+        summary.append(f"**Cancelled (by the failure):** {', '.join(canceled)}")
     lines += [" · ".join(summary), ""]
+    failing_tests = (report.get("tests") or {}).get("failures") or []
+    if failing_tests:
+        lines += ["Failing tests: " + ", ".join(f"`{t}`" for t in failing_tests[:10])
+                  + (" …" if len(failing_tests) > 10 else ""), ""]
     if svg_name:
         lines += [f"![Stage timeline: bars over time, critical path marked]({svg_name})", "",
                   f"[Timeline (SVG)]({svg_name})", ""]
     lines += ["## Stages", "",
               "| stage | tier | start (s) | end (s) | wall (s) | busy (s) | cache | critical path |",
               "|---|---|---:|---:|---:|---:|---|:---:|"]
+    internal = [s for s in stages if s.get("kind") == "internal"]
     for s in stages:
+        if s.get("kind") == "internal":
+            continue  # BuildKit's own loads: summed up below the table
         cache = {True: "hit", False: "ran", None: "–"}[s.get("cached")]
-        if s.get("status") not in (None, "ok"):
-            cache = f"{cache}, **{s['status']}**"
+        status = s.get("status")
+        if status == "failed":
+            cache = f"{cache}, **FAILED**"
+        elif status == "canceled":
+            cache = "cancelled (by the failure)"
+        elif status not in (None, "ok"):
+            cache = f"{cache}, {status}"
         lines.append(f"| {s['name']} | {s.get('tier') or '–'} | {s['start']:.1f} | {s['end']:.1f} | {s['seconds']:.1f} | "
                      f"{_fmt_s(s.get('busy_seconds'))} | {cache} | {'●' if s['name'] in on_path else ''} |")
+    if internal:
+        busy = sum(s.get("busy_seconds") or s["seconds"] for s in internal)
+        lines += ["", f"Not shown: BuildKit's own work (loading the Dockerfile, the build context and image "
+                      f"metadata), {busy:.1f} s in all."]
     lines.append("")
     if path.get("segments"):
         lines += ["## Critical path", "", "| stage | start (s) | end (s) | seconds |", "|---|---:|---:|---:|"]
@@ -702,6 +766,7 @@ def render_markdown(report: Mapping, svg_name: str | None = FILES["svg"]) -> str
 
 # colours: readable on light and dark GitHub themes (the chart has its own white background)
 _C_BAR, _C_CRIT, _C_CACHED, _C_FAIL, _C_GRID, _C_TEXT = "#4c6ef5", "#e8590c", "#adb5bd", "#c92a2a", "#dee2e6", "#212529"
+_C_CANCEL = "#f2c94c"  # drawn faded with a dashed outline
 
 
 def _tick_step(total: float) -> float:
@@ -717,15 +782,17 @@ def render_svg(report: Mapping) -> str:
     Plain SVG (no script, no CSS, no external references), text labels, a white
     background: GitHub shows it as an image, in light and dark mode.
     """
-    stages = [s for s in report.get("stages", []) if s.get("kind") != "internal" or s["seconds"] > 0]
+    stages = [s for s in report.get("stages", []) if s.get("kind") != "internal"]  # BuildKit's own loads
     on_path = set(report.get("critical_path", {}).get("stages", []))
     total = max([report.get("timing", {}).get("timeline_seconds") or 0.0] + [s["end"] for s in stages] + [0.1])
     label_w, bar_w, row_h, top, right = 190, 640, 22, 46, 90
     width = label_w + bar_w + right
     height = top + row_h * max(len(stages), 1) + 80
     x = lambda t: label_w + bar_w * (t / total)  # noqa: E731
+    tests = tests_text(report.get("tests"))
     title = (f"Build timeline ({report.get('lane', '?')} lane): {total:.1f} s, "
-             f"critical path {report.get('critical_path', {}).get('seconds', 0):.1f} s")
+             f"critical path {report.get('critical_path', {}).get('seconds', 0):.1f} s"
+             + (f"; tests: {tests}" if tests else ""))
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" viewBox="0 0 {width} {height}" '
         f'font-family="-apple-system, Segoe UI, Helvetica, Arial, sans-serif" font-size="12" role="img" '
@@ -745,7 +812,9 @@ def render_svg(report: Mapping) -> str:
         y = top + i * row_h
         crit = s["name"] in on_path
         failed = s.get("status") == "failed"
-        colour = _C_FAIL if failed else _C_CRIT if crit else _C_CACHED if s.get("cached") else _C_BAR
+        canceled = s.get("status") == "canceled"
+        colour = (_C_FAIL if failed else _C_CANCEL if canceled else _C_CRIT if crit
+                  else _C_CACHED if s.get("cached") else _C_BAR)
         weight = ' font-weight="bold"' if crit else ""
         if i % 2:
             out.append(f'<rect x="0" y="{y}" width="{width}" height="{row_h}" fill="#f8f9fa"/>')
@@ -759,12 +828,18 @@ def render_svg(report: Mapping) -> str:
                        f'stroke="{colour}" stroke-width="2"/>')
         for a, b in parts or [(s["start"], s["end"])]:
             w = max(x(b) - x(a), 2.0)
+            outline = (' stroke="#7a2e00" stroke-width="1.5"' if crit and not canceled else
+                       f' stroke="{_C_TEXT}" stroke-width="1" stroke-dasharray="3 2" fill-opacity="0.35"' if canceled else "")
             out.append(f'<rect x="{x(a):.1f}" y="{y + 4}" width="{w:.1f}" height="{row_h - 8}" rx="2" fill="{colour}"'
-                       + (' stroke="#7a2e00" stroke-width="1.5"' if crit else "") + f"><title>{escape(tip)}</title></rect>")
-        note = f'{s["seconds"]:.1f} s' + (" cached" if s.get("cached") else "") + (" FAILED" if failed else "")
+                       + outline + f"><title>{escape(tip)}</title></rect>")
+        note = (f'{s["seconds"]:.1f} s' + (" cached" if s.get("cached") else "") + (" FAILED" if failed else "")
+                + (" cancelled" if canceled else ""))
+        if tests and s["name"].partition("@")[0] == "test":
+            note += f" · {tests}"
         out.append(f'<text x="{max(x1, x0 + 2) + 4:.1f}" y="{y + 15}" fill="{_C_TEXT}">{escape(note)}</text>')
     ly = axis_y + 36
-    legend = [(_C_CRIT, "critical path"), (_C_BAR, "ran"), (_C_CACHED, "cache hit"), (_C_FAIL, "failed")]
+    legend = [(_C_CRIT, "critical path"), (_C_BAR, "ran"), (_C_CACHED, "cache hit"), (_C_FAIL, "failed"),
+              (_C_CANCEL, "cancelled (stopped by the failure)")]
     lx = 10
     for colour, text in legend:
         out.append(f'<rect x="{lx}" y="{ly - 10}" width="14" height="10" rx="2" fill="{colour}"/>')

@@ -409,3 +409,119 @@ def output_block(vertices: Iterable[Vertex], marker: str) -> list[str]:
         if lines := v.lines_after(marker):
             return lines
     return []
+
+
+# --------------------------------------------------------------------------- #
+# names and causes (what a person reads live and after a failure)
+
+_STEP_NAME = re.compile(r"step '([^']+)' took longer")  # the timeout wrapper names the spec step
+_EXIT_CODE = re.compile(r"exit code: (\d+)\s*$")
+_ERRORISH = re.compile(
+    r"error|fail|fatal|panic|denied|refused|not found|no such|cannot|can't|unable|invalid|undefined|"
+    r"certificate|x509|timed? ?out|took longer|^\S+\.go:\d+:\d+: |exit status",
+    re.I,
+)
+
+
+def step_name(v: Vertex) -> str | None:
+    """The spec's name of a RUN step (``go mod download``), read from its script."""
+    m = _STEP_NAME.search(v.title)
+    return m.group(1) if m else None
+
+
+def short_name(v: Vertex, limit: int = 60) -> str:
+    """``go-deps 3/3 go mod download``, ``app 2/5 COPY [., /src]``, ``exporting to image``."""
+    if not v.is_step:
+        return v.title if len(v.title) <= limit else v.title[: limit - 1] + "…"
+    head = f"{v.stage} {v.index}/{v.count}"
+    if v.platform:
+        head = f"{head} ({v.platform})"
+    if name := step_name(v):
+        return f"{head} {name}"
+    rest = re.sub(r"--mount=\S+\s*", "", v.title.split("] ", 1)[-1])
+    rest = rest if len(rest) <= limit else rest[: limit - 1] + "…"
+    return f"{head} {rest}"
+
+
+@dataclass(frozen=True)
+class Cause:
+    """Why a build failed, in a few lines a person can act on."""
+
+    step: str  # short_name of the failing step
+    title: str  # its full BuildKit title (the key shared by concurrent builds)
+    exit_code: int | None
+    lines: tuple[str, ...]  # the step's own error output, at most MAX_CAUSE_LINES
+    hint: str | None  # the usual fix for a well-known cause
+
+
+MAX_CAUSE_LINES = 6
+
+
+def failed_vertex(log: BuildLog) -> Vertex | None:
+    """The vertex that failed first (a step if any; otherwise any errored vertex)."""
+    errored = [v for v in log.completion_order() if v.error is not None]
+    return next((v for v in errored if v.is_step), errored[0] if errored else None)
+
+
+def error_lines(v: Vertex, limit: int = MAX_CAUSE_LINES) -> list[str]:
+    """The step's own error output: error-looking lines (last ``limit``), else its last lines.
+
+    Only the step's output lines are read, never its title: the title of a RUN
+    step holds its whole script, which is not what went wrong."""
+    texts = [t.rstrip() for _, t in v.output if t.strip()]
+    picked = [t for t in texts if _ERRORISH.search(t)] or texts
+    return [t if len(t) <= 200 else t[:199] + "…" for t in picked[-limit:]]
+
+
+_HINTS = (  # (pattern on the error lines, stage filter or None, hint; {ca} is filled in)
+    (re.compile(r"certificate|x509|SSL|TLS handshake|UNABLE_TO_(GET|VERIFY)|SELF_SIGNED|CERT_", re.I), None,
+     "{ca}"),
+    (re.compile(r"failed to create endpoint|no space left on device|failed to mount|network bridge", re.I), None,
+     "the Docker engine itself failed (not the build); run it again, and check `docker info` if it repeats"),
+    (re.compile(r"took longer than \d+s", re.I), None,
+     "the step hit its time limit: raise --step-timeout, or check the network/proxy it waits for"),
+    (re.compile(r"GOPROXY|GOSUMDB|GOPRIVATE|GONOSUMDB|GONOPROXY", re.I), None,
+     "a Go module setting was refused: see the line above, or pass --allow-unsafe-go-modules"),
+    (re.compile(r"go mod download failed|reading https?://|dial tcp|proxyconnect|verifying .*: |"
+                r"unrecognized import path|410 Gone|404 Not Found|no such host|connection refused", re.I),
+     ("go-deps", "build-tools"),
+     "Go modules could not be fetched: set --goproxy (GOPROXY) to a proxy you can reach, "
+     "or --goprivate/--go-netrc for private modules"),
+)
+
+
+def engine_message(error: str) -> str | None:
+    """BuildKit's reason without the script it quotes: ``executor failed running [sh -c ...]: X`` -> X.
+
+    None when the reason is only the step's exit code (its output says more)."""
+    text = error.strip()
+    if not text:
+        return None
+    tail = text.rsplit("]: ", 1)[1] if "]: " in text else text.splitlines()[0]
+    tail = tail.strip()
+    return None if _EXIT_CODE.fullmatch(tail) or "[sh -c" in tail else tail
+
+
+def failure_cause(log: BuildLog, *, ca_cert_given: bool = False) -> Cause | None:
+    v = failed_vertex(log)
+    if v is None:
+        return None
+    code = None
+    for text in (v.error or "", log.error or ""):
+        if m := _EXIT_CODE.search(text.strip()):
+            code = int(m.group(1))
+            break
+    lines = error_lines(v)
+    engine = engine_message(v.error or log.error or "")
+    if not lines and engine:  # nothing printed: BuildKit's own message, without the script it quotes
+        lines = [engine if len(engine) <= 200 else engine[:199] + "…"]
+    blob = "\n".join([*(t for _, t in v.output), engine or ""])
+    hint = None
+    for rx, stages, text in _HINTS:
+        if rx.search(blob) and (stages is None or v.stage in stages):
+            ca = ("TLS verification failed: your --ca-cert bundle does not cover this host; pass the bundle "
+                  "of the proxy that intercepts TLS" if ca_cert_given else
+                  "TLS verification failed (a TLS-intercepting proxy?): pass --ca-cert FILE with its CA bundle")
+            hint = text.format(ca=ca)
+            break
+    return Cause(short_name(v), v.title, code, tuple(lines), hint)

@@ -22,6 +22,7 @@ import click
 
 from pipeline.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
 from pipeline.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
+PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_progress.MODES (a test checks)
 
 _CLICK_TYPES = {
     "dir": click.Path(file_okay=False, path_type=Path),
@@ -37,12 +38,159 @@ SETTING_FLAGS = tuple((s.name, _CLICK_TYPES[s.kind], s.doc) for s in SETTINGS if
 BOOL_SETTINGS = tuple(s for s in SETTINGS if s.kind == "bool")
 
 
+# --- which settings each command shows in --help -----------------------------------
+# Every command accepts every setting (repro files and `repro --record` pass them all),
+# but --help lists only those that change that command's result; the rest are hidden.
+_ALL = frozenset(s.name for s in SETTINGS)
+_GO_MODULES = frozenset(s.name for s in SETTINGS if s.group == "go modules") - {"npm_registry"}
+_GO_BUILD = frozenset({"source", "git_url", "git_ref", "go_version", "go_image", "step_timeout"}) | _GO_MODULES
+_FARM = _ALL - {"platforms", "registry", "tag", "manager_image_name", "worker_image_name", "sbom",
+                "gotestsum_version", "staticcheck_version"}  # one host-platform farm, never pushed
+COMMAND_SETTINGS: dict[str, frozenset[str]] = {
+    "plan": frozenset({"source", "go_version", "go_image", "node_image", "python_image", "runtime_image",
+                       "goproxy", "gosumdb", "goprivate", "gonosumdb", "gonoproxy", "allow_unsafe_go_modules"}),
+    "test": _GO_BUILD | {"gotestsum_version"},  # go test needs no stamp, web app or runtime image
+    "check": _GO_BUILD | {"staticcheck_version"},
+    "build": _ALL - {"registry"},  # publishes nothing
+    "ci": _ALL - {"registry"},
+    "publish": _ALL,
+    "dev": _FARM,
+    "integration-test": _FARM,
+    "docker build": _ALL - {"platforms"},  # the Docker lane builds the engine's own platform
+}
+
+# Settings that share one help row (their flags differ only in one word).
+_MERGED_ROWS = (
+    (("git_url", "git_ref"), "--git-{url,ref}", "Upstream git URL and ref, used when no --source is given."),
+    (("go_image", "node_image", "python_image", "runtime_image"), "--{go,node,python,runtime}-image",
+     "Base images (defaults: see `plan`); pin with @sha256:..."),
+    (("gotestsum_version", "staticcheck_version"), "--{gotestsum,staticcheck}-version",
+     "Versions of the Go tools installed with go install."),
+    (("goproxy", "gosumdb"), "--goproxy, --gosumdb",
+     "Module proxy and checksum DB; unset: the Go toolchain's own."),
+    (("goprivate", "gonosumdb", "gonoproxy"), "--go{private,nosumdb,noproxy}",
+     "Private module paths (GOPRIVATE, GONOSUMDB, GONOPROXY)."),
+    (("manager_image_name", "worker_image_name"), "--{manager,worker}-image-name",
+     "Repository names of the two images."),
+)
+_GROUP_TITLES = {"source": "Source and stamp", "go modules": "Modules and TLS", "images": "Images and tools",
+                 "output": "Output"}
+
+
+class SettingsCommand(click.Command):
+    """A command whose --help shows its own options, then its settings by group, then an example."""
+
+    shown_settings: frozenset[str] = _ALL
+
+    def format_options(self, ctx, formatter):
+        setting_names = {s.name for s in SETTINGS}
+        own = [r for p in self.get_params(ctx) if p.name not in setting_names and (r := p.get_help_record(ctx))]
+        sections = [("Options", own)]
+        params = {p.name: p for p in self.get_params(ctx) if p.name in self.shown_settings}
+        for group in _GROUP_TITLES:
+            names = [s.name for s in SETTINGS if s.group == group and s.name in params]
+            rows, done = [], set()
+            for name in names:
+                if name in done:
+                    continue
+                merged = next((m for m in _MERGED_ROWS if name in m[0] and all(n in params for n in m[0])), None)
+                if merged:
+                    rows.append((merged[1], merged[2]))
+                    done |= set(merged[0])
+                elif rec := params[name].get_help_record(ctx):
+                    rows.append(rec)
+            if rows:
+                sections.append((_GROUP_TITLES[group], rows))
+        col = min(max((len(a) for _, rows in sections for a, _ in rows), default=0), 37)
+        for title, rows in sections:
+            with formatter.section(title):
+                _write_rows(formatter, rows, col)
+
+    def format_epilog(self, ctx, formatter):
+        if self.epilog:
+            formatter.write_paragraph()
+            formatter.write_text("Example:")
+            with formatter.indentation():
+                for line in self.epilog.splitlines():
+                    formatter.write(f"{' ' * formatter.current_indent}{line}\n")
+
+
+def _write_rows(formatter, rows, col: int) -> None:
+    """Two columns like click's, the first ``col`` wide (one width for all sections, so
+    long flag names keep their help on the same line)."""
+    from click.formatting import wrap_text
+
+    indent = formatter.current_indent
+    width = max(formatter.width - indent - col - 2, 20)
+    for label, text in rows:
+        lines = wrap_text(text, width).splitlines() or [""]
+        if len(label) <= col:
+            formatter.write(f"{'':>{indent}}{label:<{col}}  {lines[0]}\n")
+        else:
+            formatter.write(f"{'':>{indent}}{label}\n")
+            lines = [lines[0], *lines[1:]] if lines[0] else lines[1:]
+            formatter.write(f"{'':>{indent + col + 2}}{lines[0]}\n") if lines else None
+        for more in lines[1:]:
+            formatter.write(f"{'':>{indent + col + 2}}{more}\n")
+
+
+def command(group, name: str | None = None, *, example: str, **kw):
+    """``@group.command`` with settings help for this command and its example."""
+
+    def deco(fn):
+        full = f"{group.name} {name}" if group is not main else (name or fn.__name__.replace("_", "-"))
+        cmd = group.command(name, cls=SettingsCommand, epilog=example, **kw)(fn)
+        cmd.shown_settings = COMMAND_SETTINGS.get(full.removeprefix("main "), _ALL)
+        for p in cmd.params:
+            if p.name in _ALL and p.name not in cmd.shown_settings:
+                p.hidden = True
+        return cmd
+
+    return deco
+
+
+class _Bounded(click.ParamType):
+    """An integer option with bounds; a bad value is one line and exit 2 (no usage dump)."""
+
+    name = "integer"
+
+    def __init__(self, low: int, high: int, what: str):
+        self.low, self.high, self.what = low, high, what
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int):
+            n = value
+        else:
+            text = str(value).strip()
+            n = int(text) if text.lstrip("-").isdigit() else None
+        if n is None or not self.low <= n <= self.high:
+            fail(f"invalid option --{param.name}={value}: must be {self.what} between {self.low} and {self.high}")
+        return n
+
+
+# Shorter help than the registry's docs (which the README and `dagger call` show in full).
+_SHORT_HELP = {
+    "source": "Local Flamenco checkout (default: upstream git).",
+    "version": "Flamenco version to stamp; default: the Makefile's VERSION.",
+    "git_hash": "Git hash to stamp; default: the source's .git, then CI vars.",
+    "release_cycle": "alpha|beta|rc|release to stamp; default: Makefile.",
+    "go_version": "Go version; default: the source's go.mod.",
+    "ca_cert": "Extra PEM CA bundle to trust (TLS-intercepting proxy).",
+    "go_netrc": "netrc for private Go modules (a secret, never stored).",
+    "sbom": "Also write a CycloneDX SBOM of each image.",
+    "step_timeout": "Seconds any one step may take before it is stopped.",
+    "registry": "Registry/namespace to push to, e.g. registry.example/team.",
+    "npm_registry": "npm registry mirror for yarn install; unset: yarn's own.",
+}
+
+
 def setting_options(fn):
     """Add one option per setting; values land in kwargs['settings_overrides']."""
     for name, typ, help_ in reversed(SETTING_FLAGS):
+        help_ = _SHORT_HELP.get(name, help_)
         fn = click.option(f"--{name.replace('_', '-')}", name, type=typ, default=None, help=help_)(fn)
     for s in reversed(BOOL_SETTINGS):
-        fn = click.option(s.flag, s.name, is_flag=True, default=None, help=s.doc)(fn)
+        fn = click.option(s.flag, s.name, is_flag=True, default=None, help=_SHORT_HELP.get(s.name, s.doc))(fn)
 
     @functools.wraps(fn)
     def wrapper(*args, **kwargs):
@@ -132,6 +280,11 @@ class LazyGroup(click.Group):
         "summary": ("pipeline.cli_repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
         "report": ("pipeline.cli_report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
     }
+    EXAMPLES = {
+        "repro": "flamenco-pipeline repro dist/repro.json --print",
+        "summary": "flamenco-pipeline summary reports/junit.xml --slowest 5",
+        "report": "flamenco-pipeline report dist/build-report.json --quiet",
+    }
 
     def list_commands(self, ctx):
         return sorted(set(super().list_commands(ctx)) | set(self.LAZY))
@@ -142,35 +295,42 @@ class LazyGroup(click.Group):
 
             module, attr, _ = self.LAZY[name]
             try:
-                return getattr(importlib.import_module(module), attr)
+                cmd = getattr(importlib.import_module(module), attr)
             except (ImportError, AttributeError):
                 return None
+            if not cmd.epilog and name in self.EXAMPLES:
+                cmd.epilog = f"\b\nExample:\n  {self.EXAMPLES[name]}"
+            return cmd
         return super().get_command(ctx, name)
 
     def format_commands(self, ctx, formatter):
-        rows = [(n, self.LAZY[n][2] if n in self.LAZY else click.Group.get_command(self, ctx, n).get_short_help_str(60))
+        rows = [(n, self.LAZY[n][2] if n in self.LAZY else click.Group.get_command(self, ctx, n).get_short_help_str(90))
                 for n in self.list_commands(ctx)]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
 
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
-@click.version_option(package_name="flamenco-pipeline")
+@click.version_option(package_name="flamenco-pipeline", help="Show this program's version and exit.")
 def main() -> None:
     """Build, test and package Flamenco (manager + worker images) as cached stages.
 
     \b
     Stages: base -> deps -> build-tools -> app, then test/check and the runtime images.
-    Engine-free:   plan, render dockerfile
-    Dagger engine: build, test, check, ci, publish, dev, integration-test
+    Engine-free:   plan, render dockerfile, summary, report, repro --print
+    Dagger engine: build, test, check, ci, publish, dev, integration-test, repro
                    (the SDK fetches the Dagger CLI)
     Plain Docker:  docker build
-    Settings come from flags, FLAMENCO_PIPELINE_* env vars and .env (see README).
+    Settings come from flags, FLAMENCO_PIPELINE_* env vars and .env (see README);
+    each command's --help lists those that change its result.
+
+    \b
+    Example:  flamenco-pipeline docker build --source ~/flamenco --export dist
     """
 
 
 # --- engine-free -----------------------------------------------------------------
-@main.command()
+@command(main, example="flamenco-pipeline plan --source ~/flamenco --goproxy https://goproxy.corp.example")
 @setting_options
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(settings_overrides: dict, as_json: bool) -> None:
@@ -191,16 +351,21 @@ def render() -> None:
     """Render files that are generated from the stage spec."""
 
 
-@render.command("dockerfile")
+@render.command("dockerfile", cls=SettingsCommand, epilog="flamenco-pipeline render dockerfile --check")
 @click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Where to write Dockerfile.dev (default: this repository's root).")
+              help="Where Dockerfile.dev is (default: this repository's checkout; for an installed package, "
+                   "the current directory).")
 @click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the render.")
 def render_dockerfile(output_dir: Path | None, check: bool) -> None:
-    """Write Dockerfile.dev and Dockerfile.dev.dockerignore from the spec."""
+    """Write Dockerfile.dev and Dockerfile.dev.dockerignore from the spec.
+
+    `docker build` needs neither file: it renders its own copy per run. These are for
+    building by hand (`docker build -f Dockerfile.dev`) and for compose.dev.yml.
+    """
     from pipeline.docker_lane import REPO_ROOT
     from pipeline.render_dockerfile import FILES
 
-    out = output_dir or REPO_ROOT
+    out = output_dir or REPO_ROOT or Path.cwd()
     stale = []
     for name, fn in FILES.items():
         path = out / name
@@ -216,6 +381,15 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
 
 
 # --- Dagger-backed ----------------------------------------------------------------
+def session_config():
+    """The engine's own progress goes straight to our stderr (a real file, so the
+    SDK hands it to the Dagger CLI instead of draining it into a buffer). Under
+    `dagger run flamenco-pipeline ...` the SDK joins that session: its TUI shows."""
+    import dagger
+
+    return dagger.Config(log_output=sys.stderr)
+
+
 def with_pipeline(settings, action):
     """Open a Dagger session, create the module object from settings, run `action`.
 
@@ -241,7 +415,7 @@ def with_pipeline(settings, action):
             gover, stamp = local_facts(settings)
             kwargs |= {"go_version": gover, "version": stamp.version, "git_hash": stamp.git_hash,
                        "release_cycle": stamp.release_cycle}
-        async with dagger.connection(dagger.Config(log_output=sys.stderr)):
+        async with dagger.connection(session_config()):
             entered = True
             source = dag.host().directory(str(settings.source)) if settings.source else None
             ca = dag.host().file(str(settings.ca_cert)) if settings.ca_cert else None
@@ -313,10 +487,10 @@ def tests_failed(reports: Path) -> str | None:
     return None if code == "0" else (code or "unknown")
 
 
-@main.command()
+@command(main, example="flamenco-pipeline build --source ~/flamenco --export dist")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
-              help="Directory to export dist/ (images, bin, reports, build-report.json) to.")
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+              help="Where images/, bin/, reports/ and the report go; default: dist.")
 def build(settings_overrides: dict, export: Path) -> None:
     """Build both images and binaries, run the tests, export everything."""
     settings = load(settings_overrides)
@@ -332,9 +506,10 @@ def build(settings_overrides: dict, export: Path) -> None:
             fail(f"go test failed (exit {code}); reports in {export / 'reports'}", EXIT_FAILED)
 
 
-@main.command()
+@command(main, example="flamenco-pipeline test --source ~/flamenco --export reports")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True)
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"),
+              help="Where junit.xml, go-test.json, coverage go; default: reports.")
 def test(settings_overrides: dict, export: Path) -> None:
     """Run go test; export the reports; exit 1 if a test failed."""
     settings = load(settings_overrides)
@@ -351,7 +526,7 @@ def test(settings_overrides: dict, export: Path) -> None:
         sys.exit(EXIT_FAILED if code else 0)
 
 
-@main.command()
+@command(main, example="flamenco-pipeline check --source ~/flamenco")
 @setting_options
 def check(settings_overrides: dict) -> None:
     """go vet, gofmt and staticcheck."""
@@ -364,9 +539,10 @@ def check(settings_overrides: dict) -> None:
         click.echo(with_pipeline(settings, action))
 
 
-@main.command()
+@command(main, example="flamenco-pipeline ci --export dist")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True)
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+              help="Where images/, bin/, all reports/ and the report go; default: dist.")
 def ci(settings_overrides: dict, export: Path) -> None:
     """test + check + build concurrently; export all artifacts; exit 1 on any failure."""
     settings = load(settings_overrides)
@@ -383,11 +559,11 @@ def ci(settings_overrides: dict, export: Path) -> None:
         sys.exit(EXIT_FAILED if code else 0)
 
 
-@main.command()
+@command(main, example="REGISTRY_PASSWORD=... flamenco-pipeline publish --registry registry.example/team --username me")
 @setting_options
 @click.option("--username", required=True, help="Registry user name.")
-@click.option("--password-env", default="REGISTRY_PASSWORD", show_default=True,
-              help="Name of the env var holding the registry password (never passed on the command line).")
+@click.option("--password-env", default="REGISTRY_PASSWORD",
+              help="Env var holding the password; default: REGISTRY_PASSWORD.")
 def publish(settings_overrides: dict, username: str, password_env: str) -> None:
     """Push both images (all platforms, one manifest each) to --registry."""
     import os
@@ -408,31 +584,26 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
         click.echo(with_pipeline(settings, action))
 
 
-def parse_workers(value: str) -> int:
-    """--workers: an integer 1..MAX_FARM_WORKERS, else one line and exit 2 (before any engine)."""
+def _max_workers() -> int:
     from pipeline.spec import MAX_FARM_WORKERS
 
-    try:
-        n = int(value)
-    except ValueError:
-        n = None
-    if n is None or not 1 <= n <= MAX_FARM_WORKERS:
-        fail(f"invalid option --workers={value}: must be a whole number between 1 and {MAX_FARM_WORKERS}")
-    return n
+    return MAX_FARM_WORKERS
 
 
-@main.command()
+WORKERS = _Bounded(1, _max_workers(), "a whole number")
+PORT = _Bounded(1, 65535, "a TCP port number")
+
+
+@command(main, example="flamenco-pipeline dev --source ~/flamenco --workers 3 --port 8080")
 @setting_options
-@click.option("--workers", default="1", show_default=True, help="Workers to start next to the manager (1-32).")
-@click.option("--port", default=None, help="Host port for the manager's web interface and API [default: 8080].")
-def dev(settings_overrides: dict, workers: str, port: str | None) -> None:
+@click.option("--workers", type=WORKERS, default=1, show_default=True, help="Workers to start next to the manager (1-32).")
+@click.option("--port", type=PORT, default=None, help="Host port for the manager's web interface and API [default: 8080].")
+def dev(settings_overrides: dict, workers: int, port: int | None) -> None:
     """A local farm as Dagger services: the manager on localhost and N workers (Ctrl+C stops it)."""
     from pipeline.spec import MANAGER_PORT
 
-    n = parse_workers(workers)
-    host_port = MANAGER_PORT if port is None else (int(port) if port.isdigit() else -1)
-    if not 1 <= host_port <= 65535:
-        fail(f"invalid option --port={port}: must be a TCP port number between 1 and 65535")
+    n = workers
+    host_port = MANAGER_PORT if port is None else port
     settings = load(settings_overrides)
 
     async def action(pipe):
@@ -447,16 +618,16 @@ def dev(settings_overrides: dict, workers: str, port: str | None) -> None:
         click.echo("farm: stopped", err=True)
 
 
-@main.command("integration-test")
+@command(main, "integration-test", example="flamenco-pipeline integration-test --source ~/flamenco --workers 3")
 @setting_options
-@click.option("--workers", default="3", show_default=True, help="Workers that must register and sign on (1-32).")
+@click.option("--workers", type=WORKERS, default=3, show_default=True, help="Workers that must register and sign on (1-32).")
 @click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Directory for integration.xml (JUnit) and integration-timing.txt.")
-def integration_test(settings_overrides: dict, workers: str, export: Path) -> None:
+def integration_test(settings_overrides: dict, workers: int, export: Path) -> None:
     """Run the built manager and N workers as services, check them; exit 1 if a check failed."""
     from pipeline.spec import INTEGRATION_REPORTS
 
-    n = parse_workers(workers)
+    n = workers
     settings = load(settings_overrides)
     export = check_export_dir(export)
 
@@ -479,15 +650,17 @@ def docker() -> None:
     """The same stages through Dockerfile.dev and a local Docker engine."""
 
 
-@docker.command("build")
+@command(docker, "build", example="flamenco-pipeline docker build --source ~/flamenco --export dist --target manager")
 @setting_options
-@click.option("--target", "targets", multiple=True, default=("manager", "worker", "reports"), show_default=True,
-              help="Dockerfile.dev targets to build (repeatable).")
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"), show_default=True,
-              help="Directory for reports/ and binaries/ exports and the BuildKit logs.")
-def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path) -> None:
+@click.option("--target", "targets", multiple=True, default=("manager", "worker", "reports"),
+              help="Targets, repeatable; default: manager, worker, reports.")
+@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+              help="Where reports/, binaries/, logs/ go; default: dist.")
+@click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
+              help="tty, plain (CI) or full BuildKit output; default: auto.")
+def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path, progress: str) -> None:
     """Build Dockerfile.dev targets with BuildKit; images are tagged from the settings."""
-    from pipeline.docker_lane import DockerBuild, build_args
+    from pipeline.docker_lane import DockerBuild, build_args, engine_problem
     from pipeline.spec import EXPORTS
 
     settings = load(settings_overrides)
@@ -498,11 +671,17 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     args = build_args(settings, stamp, gover)
     if settings.sbom and "sbom" not in targets:
         targets = (*targets, "sbom")
+    if problem := engine_problem():
+        fail(f"no Docker engine reachable: {problem}; start dockerd or set DOCKER_HOST", EXIT_ENGINE)
     with recorded("docker-build", settings, export, targets=list(targets)):
         import time
         from concurrent.futures import ThreadPoolExecutor
 
-        from pipeline.build_report import TargetLog, docker_lane_report, write_report_files
+        from pipeline.build_report import TargetLog, docker_lane_report, test_outcome, tests_text, write_report_files
+        from pipeline.docker_progress import LiveProgress, failure_lines
+
+        log_paths = {t: export / "logs" / f"{t}.log" for t in targets}
+        click.echo(f"docker build: {', '.join(targets)}; BuildKit logs in {export / 'logs'}", err=True)
 
         def one(target: str):
             b = DockerBuild(
@@ -511,27 +690,35 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
                 output=export / target if target in EXPORTS else None,
             )
             t0 = time.monotonic()
-            proc = b.run(log_path=export / "logs" / f"{target}.log")
+            proc = b.run(log_path=log_paths[target], on_line=lambda line: live.line(target, line))
             return b, proc, time.monotonic() - t0
 
         # All targets at once: BuildKit runs the steps they share once.
-        code, logs, images = 0, [], {}
-        with ThreadPoolExecutor(max(1, len(targets))) as pool:
+        code, logs, images, failed = 0, [], {}, {}
+        with LiveProgress(sys.stderr, progress) as live, ThreadPoolExecutor(max(1, len(targets))) as pool:
             results = list(pool.map(one, targets))
         for target, (b, proc, seconds) in zip(targets, results):
-            logs.append(TargetLog(target, proc.stdout + proc.stderr, seconds=seconds, started=0.0))
+            text = proc.stdout + proc.stderr
+            logs.append(TargetLog(target, text, seconds=seconds, started=0.0))
             status = "ok" if proc.returncode == 0 else f"FAILED (exit {proc.returncode})"
             click.echo(f"{target}: {status} in {seconds:.1f}s" + (f" -> {b.tag}" if b.tag and not proc.returncode else ""))
             if proc.returncode:
-                click.echo("\n".join(proc.stderr.splitlines()[-15:]), err=True)
+                failed[target] = text
                 code = EXIT_FAILED
             elif b.tag:
                 images[target] = b.tag
-        report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover)
+        for line in failure_lines(failed, log_paths, ca_cert_given=settings.ca_cert is not None):
+            click.echo(line, err=True)
+        junit = export / "reports" / "junit.xml"
+        tests = test_outcome(junit, "JUnit report reports/junit.xml (gotestsum)") if junit.is_file() else None
+        report = docker_lane_report(logs, images, settings=settings, stamp=stamp, go_version=gover, tests=tests)
         for path in write_report_files(report, export).values():
             click.echo(f"wrote {path}")
-        if code == 0 and (failed := tests_failed(export / "reports")) is not None:
-            click.echo(f"flamenco-pipeline: error: go test failed (exit {failed}); reports in {export / 'reports'}", err=True)
+        if tests:
+            click.echo(f"tests: {tests_text(tests)}" + (f" (failing: {', '.join(tests['failures'][:5])})"
+                                                          if tests["failures"] else ""))
+        if code == 0 and (go_exit := tests_failed(export / "reports")) is not None:
+            click.echo(f"flamenco-pipeline: error: go test failed (exit {go_exit}); reports in {export / 'reports'}", err=True)
             code = EXIT_FAILED
         sys.exit(code)
 

@@ -8,9 +8,13 @@ buildx plugin, and no `# syntax=` line (which would pull a frontend image).
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import subprocess
+import tempfile
+import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -20,8 +24,40 @@ from pipeline.settings import Settings
 from pipeline.spec import node_major
 from pipeline.source_facts import BuildStamp
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-DOCKERFILE = REPO_ROOT / "Dockerfile.dev"
+
+
+def _checkout_root() -> Path | None:
+    """This repository's root when running from a checkout (or an editable install), else None.
+
+    An installed wheel lives in site-packages: nothing may be written next to
+    it, and it holds no Dockerfile.dev (the lane renders one per run instead)."""
+    root = Path(__file__).resolve().parent.parent
+    return root if (root / "pyproject.toml").is_file() and (root / "pipeline" / "spec.py").is_file() else None
+
+
+REPO_ROOT: Path | None = _checkout_root()
+
+
+def rendered_dockerfile() -> Path:
+    """Dockerfile.dev (+ its .dockerignore) rendered from the spec into a build directory.
+
+    The directory is keyed by the render's content, so it is written once per
+    spec and shared by concurrent builds; it works the same from a checkout and
+    from an installed wheel. BuildKit reads ``<Dockerfile>.dockerignore`` next
+    to the Dockerfile."""
+    from pipeline.render_dockerfile import FILES
+
+    texts = {name: fn() for name, fn in FILES.items()}
+    digest = hashlib.sha256("\0".join(texts.values()).encode()).hexdigest()[:16]
+    out = Path(tempfile.gettempdir()) / f"flamenco-pipeline-{os.getuid()}" / digest
+    out.mkdir(parents=True, exist_ok=True)
+    for name, text in texts.items():
+        path = out / name
+        if not path.is_file() or path.read_text() != text:
+            tmp = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
+            tmp.write_text(text)
+            tmp.replace(path)
+    return out / "Dockerfile.dev"
 
 
 def docker_binary() -> str:
@@ -33,6 +69,22 @@ def docker_binary() -> str:
 
 def docker_env() -> dict[str, str]:
     return {**os.environ, "DOCKER_BUILDKIT": "1"}
+
+
+def engine_problem(timeout: float = 30) -> str | None:
+    """None if a Docker engine answers, else the client's one-line reason."""
+    try:
+        proc = subprocess.run([docker_binary(), "version", "--format", "{{.Server.Version}}"], env=docker_env(),
+                              capture_output=True, text=True, timeout=timeout, check=False)
+    except FileNotFoundError:
+        return "no docker client found (install Docker)"
+    except subprocess.TimeoutExpired:
+        return f"the Docker engine did not answer within {timeout:.0f}s"
+    if proc.returncode == 0 and proc.stdout.strip():
+        return None
+    lines = [ln.strip() for ln in (proc.stderr or proc.stdout).splitlines() if ln.strip()]
+    return next((ln for ln in lines if "daemon" in ln.lower() or "connect" in ln.lower()), lines[-1] if lines else
+                f"docker version exited {proc.returncode}")
 
 
 def build_args(settings: Settings, stamp: BuildStamp, go_version: str) -> dict[str, str]:
@@ -69,10 +121,11 @@ class DockerBuild:
     go_netrc: Path | None = None
     progress: str = "plain"
     extra: list[str] = field(default_factory=list)
-    dockerfile: Path = DOCKERFILE
+    dockerfile: Path | None = None  # default: rendered from the spec (rendered_dockerfile)
 
     def command(self) -> list[str]:
-        cmd = [docker_binary(), "build", "-f", str(self.dockerfile), "--target", self.target, f"--progress={self.progress}"]
+        dockerfile = self.dockerfile or rendered_dockerfile()
+        cmd = [docker_binary(), "build", "-f", str(dockerfile), "--target", self.target, f"--progress={self.progress}"]
         for k, v in sorted(self.args.items()):
             cmd += ["--build-arg", f"{k}={v}"]
         if self.tag:
@@ -85,12 +138,45 @@ class DockerBuild:
             cmd += ["--secret", f"id=go_netrc,src={self.go_netrc}"]
         return cmd + self.extra + [str(self.context)]
 
-    def run(self, *, log_path: Path | None = None, timeout: float | None = None) -> subprocess.CompletedProcess:
-        """Run it; BuildKit's progress log (stderr) goes to log_path and the result."""
-        proc = subprocess.run(
-            self.command(), env=docker_env(), text=True, capture_output=True, timeout=timeout
-        )
+    def run(self, *, log_path: Path | None = None, timeout: float | None = None,
+            on_line: Callable[[str], None] | None = None) -> subprocess.CompletedProcess:
+        """Run it, streaming: each line of BuildKit's progress goes to ``log_path``
+        (flushed as it comes) and to ``on_line``. The whole text is the result's
+        ``stderr`` (plain progress goes to stderr; stdout is merged into it)."""
+        log = None
         if log_path:
             log_path.parent.mkdir(parents=True, exist_ok=True)
-            log_path.write_text(proc.stdout + proc.stderr)
-        return proc
+            log = log_path.open("w", buffering=1)
+        cmd = self.command()
+        proc = subprocess.Popen(cmd, env=docker_env(), text=True, stdout=subprocess.PIPE,
+                                stderr=subprocess.STDOUT, bufsize=1, errors="replace")
+        expired = threading.Event()
+
+        def stop() -> None:
+            expired.set()
+            proc.kill()
+
+        timer = threading.Timer(timeout, stop) if timeout else None
+        if timer:
+            timer.start()
+        lines: list[str] = []
+        try:
+            assert proc.stdout is not None
+            for line in proc.stdout:
+                lines.append(line)
+                if log:
+                    log.write(line)
+                if on_line:
+                    on_line(line)
+            code = proc.wait()
+        finally:
+            if timer:
+                timer.cancel()
+            if log:
+                log.close()
+            if proc.poll() is None:
+                proc.kill()
+                proc.wait()
+        if expired.is_set():
+            raise subprocess.TimeoutExpired(cmd, timeout or 0, output="".join(lines))
+        return subprocess.CompletedProcess(cmd, code, "", "".join(lines))

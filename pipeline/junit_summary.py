@@ -8,6 +8,7 @@ JUnit producer with a `<testsuite>` or `<testsuites>` root.
 
 from __future__ import annotations
 
+import re
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -60,6 +61,48 @@ def _first_meaningful_line(text: str) -> str:
         if s and not s.startswith(("=== RUN", "=== PAUSE", "=== CONT", "--- FAIL", "--- PASS", "--- SKIP")):
             return s
     return ""
+
+
+_LOCATION = re.compile(r"^(\S+\.go:\d+):\s*(.*)$")
+_TESTIFY_LABEL = re.compile(r"^(Error Trace|Error|Test|Messages):\s*(.*)$")
+
+
+def failure_message(text: str) -> str:
+    """What a failing Go test said, on one line.
+
+    ``t.Errorf`` output is ``file.go:N: message``. testify (Flamenco's tests use
+    it) prints ``file.go:N:`` alone, then a tab-aligned block: ``Error Trace:``,
+    ``Error:`` with continuation lines (``expected: …``, ``actual  : …``, a
+    diff), ``Test:`` and ``Messages:``. From that block: the location, the
+    error, the expected/actual lines and the message, not the diff or trace."""
+    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.strip().startswith(
+        ("=== RUN", "=== PAUSE", "=== CONT", "--- FAIL", "--- PASS", "--- SKIP"))]
+    for i, line in enumerate(lines):
+        m = _LOCATION.match(line.strip())
+        if not m or m.group(2):
+            continue
+        fields: dict[str, list[str]] = {}
+        label = None
+        for more in lines[i + 1:]:
+            cells = [c.strip() for c in more.split("\t") if c.strip()]
+            if not cells:
+                continue
+            lm = _TESTIFY_LABEL.match(cells[0]) if more.lstrip(" ").startswith("\t") else None
+            if lm is None and not more.startswith((" ", "\t")):
+                break
+            if lm:
+                label = lm.group(1)
+                fields[label] = [" ".join(cells[1:])] if len(cells) > 1 else []
+            elif label:
+                fields[label].append(" ".join(cells))
+        if "Error" in fields:
+            error = fields["Error"]
+            keep = [error[0].rstrip(": ") if error else ""] + [e for e in error[1:] if e.startswith(("expected", "actual"))]
+            msg = f"{m.group(1)}: " + "; ".join(k for k in keep if k)
+            if fields.get("Messages"):
+                msg += " — " + " ".join(fields["Messages"])
+            return msg
+    return _first_meaningful_line(text)
 
 
 def parse(path: Path) -> Report:
@@ -141,8 +184,8 @@ def render(report: Report, *, title: str = "Go tests", slowest: int = 10, repro_
         out += ["", "#### Failures", "", "| test | message |", "|---|---|"]
         for c in report.failed:
             msg = c.message if c.message.lower() not in GENERIC_MESSAGES else ""
-            msg = msg or _first_meaningful_line(c.output) or c.status
-            out.append(f"| {name(c)} | {_cell(msg)} |")
+            msg = msg or failure_message(c.output) or c.status
+            out.append(f"| {name(c)} | {_cell(msg, 300)} |")
     timed = sorted((c for c in report.cases if c.status != "skipped" and c.time > 0), key=lambda c: -c.time)[:slowest]
     if timed:
         out += ["", f"#### Slowest tests (top {len(timed)})", "", "| test | time |", "|---|---:|"]

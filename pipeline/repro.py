@@ -321,7 +321,7 @@ def module_facts(module: str | None, cwd: Path) -> dict[str, Any]:
     if root is None:
         from pipeline.docker_lane import REPO_ROOT  # the CLI runs its own module
 
-        root = REPO_ROOT
+        root = REPO_ROOT or Path(__file__).resolve().parent  # an installed package: no checkout
     return {"ref": ".", "path": _display(root, cwd), **checkout_facts(root)}
 
 

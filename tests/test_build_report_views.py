@@ -163,3 +163,82 @@ def test_concurrent_builds_share_one_clock():
     spans = buildkit_log.timeline(alone, br.DOCKER_PARENTS)
     assert logs[2].target == "reports"
     assert spans[alone.step("test", 1).id].start < 10 < by["test"]["start"]
+
+
+# --- test outcome, failed vs cancelled, internal rows -------------------------------
+DATA = Path(__file__).parent / "data"
+
+
+@pytest.fixture(scope="module")
+def failed_report() -> dict:
+    """A real failed run: yarn install failed on TLS in manager's build, which cancelled build-tools."""
+    logs = [br.TargetLog(t, (DATA / f"buildkit-plain-yarn-tls-{t}.log").read_text(), started=0.0, seconds=8.0)
+            for t in ("manager", "reports")]
+    tests = br.test_outcome(DATA / "junit-flamenco-mini-fail.xml")
+    return br.docker_lane_report(logs, inspect=False, tests=tests)
+
+
+def test_report_carries_test_counts_from_the_junit_report(failed_report):
+    from pipeline.junit_summary import parse
+
+    jsonschema.validate(failed_report, br.SCHEMA)
+    junit = parse(DATA / "junit-flamenco-mini-fail.xml")
+    t = failed_report["tests"]
+    assert (t["passed"], t["failed"], t["skipped"]) == (junit.count("passed"), junit.count("failed"), junit.count("skipped"))
+    assert t["failures"] == ["example.com/flamenco-mini/internal/appinfo.TestFixtureCanFail"]
+    md = br.render_markdown(failed_report)
+    assert f"**Tests:** {t['passed']} passed, 1 failed, {t['skipped']} skipped" in md
+    assert "TestFixtureCanFail" in md
+    svg = ET.fromstring(br.render_svg(failed_report))
+    assert f"tests: {t['passed']} passed, 1 failed" in svg.find(f"{SVG_NS}title").text
+
+
+def test_test_counts_show_on_the_timelines_test_row():
+    report = br.dagger_lane_report({"go-source": {"started": 0, "finished": 1.0}, "test": {"started": 0, "finished": 5.0}},
+                                   tests={"passed": 3, "failed": 0, "skipped": 1, "source": "x"})
+    texts = [t.text for t in ET.fromstring(br.render_svg(report)).iter(f"{SVG_NS}text")]
+    assert any(t and t.startswith("4.0 s") and "3 passed, 0 failed, 1 skipped" in t for t in texts), texts
+
+
+def test_failed_and_cancelled_stages_are_marked_differently(failed_report):
+    by = {s["name"]: s for s in failed_report["stages"]}
+    assert by["web-deps"]["status"] == "failed" and by["build-tools"]["status"] == "canceled"
+    md = br.render_markdown(failed_report).splitlines()
+    row = lambda name: next(ln for ln in md if ln.startswith(f"| {name} |"))  # noqa: E731
+    assert "**FAILED**" in row("web-deps") and "cancelled" not in row("web-deps")
+    assert "cancelled" in row("build-tools") and "FAILED" not in row("build-tools") and "ran" not in row("build-tools")
+    svg = ET.fromstring(br.render_svg(failed_report))
+    fills = {}
+    for rect in svg.iter(f"{SVG_NS}rect"):
+        tip = rect.find(f"{SVG_NS}title")
+        if tip is not None:
+            fills.setdefault(tip.text.split(":")[0], set()).add((rect.get("fill"), rect.get("stroke-dasharray")))
+    assert fills["web-deps"] == {(br._C_FAIL, None)}
+    assert fills["build-tools"] == {(br._C_CANCEL, "3 2")}
+    legend = [t.text for t in svg.iter(f"{SVG_NS}text")]
+    assert "failed" in legend and any(t and t.startswith("cancelled") for t in legend)
+
+
+def test_critical_path_ends_at_the_failure_not_at_what_was_cancelled_later(failed_report):
+    assert failed_report["critical_path"]["stages"][-1] == "web-deps"
+    stages = [dict(s) for s in failed_report["stages"]]
+    for s in stages:  # the cancelled stage ending last must not pull the path to itself
+        if s["name"] == "build-tools":
+            s["end"] = 30.0
+    assert br._stage_critical_path(stages)["stages"][-1] == "web-deps"
+    dagger = br.dagger_lane_report({
+        "go-deps": {"started": 0, "finished": 2.0},
+        "go-source": {"started": 0, "finished": 2.5},
+        "test": {"started": 0, "finished": 4.0, "ok": False, "error": "boom"},
+        "app@linux/amd64": {"started": 0, "finished": 9.0},
+    })
+    assert dagger["critical_path"]["stages"][-1] == "test"
+    assert dagger["critical_path"]["seconds"] == pytest.approx(4.0 - dagger["critical_path"]["segments"][0]["start"])
+
+
+def test_internal_rows_are_summed_up_not_listed(failed_report):
+    assert any(s["kind"] == "internal" for s in failed_report["stages"])  # kept in the JSON record
+    md = br.render_markdown(failed_report)
+    assert "| (internal) |" not in md and "BuildKit's own work" in md
+    names = [t.text for t in ET.fromstring(br.render_svg(failed_report)).iter(f"{SVG_NS}text")]
+    assert "(internal)" not in names

@@ -112,3 +112,31 @@ def test_compose_file_agrees_with_the_spec():
         m = re.fullmatch(r"\$\{\w+:-(.*)\}", value)
         if param in spec.PARAMS and m and m.group(1):
             assert m.group(1) == spec.PARAMS[param].default, param
+
+
+def test_docker_build_without_an_engine_is_one_line_exit_3(tmp_path):
+    """A real docker client pointed at a socket nobody listens on (the engine is the outer boundary)."""
+    import os
+    import shutil
+
+    from pipeline.docker_lane import docker_binary
+
+    if not shutil.which(docker_binary()):
+        import pytest
+
+        pytest.skip("no docker client on this machine")  # without a client the same exit 3 applies, tested below
+    env = {**os.environ, "DOCKER_HOST": f"unix://{tmp_path}/no-engine.sock"}
+    r = subprocess.run([sys.executable, "-m", "pipeline.cli", "docker", "build", "--source", str(FIXTURE),
+                        "--export", str(tmp_path / "dist"), "--git-hash", "abcdef123"],
+                       env=env, capture_output=True, text=True, timeout=120)
+    assert r.returncode == 3, r.stdout + r.stderr
+    assert r.stdout == "" and len(r.stderr.strip().splitlines()) == 1, r.stderr
+    assert "no Docker engine reachable" in r.stderr and "DOCKER_HOST" in r.stderr
+    assert not (tmp_path / "dist").exists()  # no empty report, no repro for a run that never started
+
+
+def test_docker_build_without_a_docker_client_is_exit_3(tmp_path, monkeypatch):
+    monkeypatch.setattr("pipeline.docker_lane.docker_binary", lambda: str(tmp_path / "no-such-docker"))
+    r = CliRunner().invoke(main, ["docker", "build", "--source", str(FIXTURE), "--export", str(tmp_path / "d"),
+                                  "--git-hash", "abcdef123"])
+    assert r.exit_code == 3 and "no docker client found" in r.output

@@ -125,3 +125,16 @@ def test_stored_reports_are_what_gotestsum_wrote():
     for p in (PASS, FAIL):
         head = Path(p).read_text().splitlines()[:2]
         assert head[0].startswith("<?xml") and head[1].startswith("<testsuites tests=\"19\"")
+
+
+def test_testify_failure_shows_the_assertion_and_its_message_not_just_the_location():
+    """tests/data/junit-testify-fail.xml: gotestsum v1.13.0's JUnit of a real testify
+    assert.Equal failure (go 1.26, testify v1.12.1; the test file's path rewritten to /src)."""
+    from pipeline.junit_summary import parse, render
+
+    md = render(parse(Path(__file__).parent / "data" / "junit-testify-fail.xml"))
+    row = next(ln for ln in md.splitlines() if "TestMeta" in ln and ln.startswith("|"))
+    assert "meta_test.go:10: Not equal" in row
+    assert 'expected: "flamenco-manager"' in row and 'actual : "flamenco-worker"' in row
+    assert "the binary name comes from the ldflags" in row
+    assert "Diff" not in row and "Error Trace" not in row

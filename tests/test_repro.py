@@ -213,7 +213,8 @@ def test_cli_without_git_records_the_ci_hash_it_used(work, monkeypatch):
 
 def test_docker_lane_record(work, monkeypatch):
     monkeypatch.setattr("pipeline.docker_lane.DockerBuild.run",
-                        lambda self, log_path=None: subprocess.CompletedProcess([], 0, "", ""))
+                        lambda self, log_path=None, **_: subprocess.CompletedProcess([], 0, "", ""))
+    monkeypatch.setattr("pipeline.docker_lane.engine_problem", lambda: None)  # the engine: the outer boundary
     r = invoke("docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out")
     assert r.exit_code == 0, r.output
     rec = rp.load(work / "out" / "repro.json")
