@@ -279,6 +279,7 @@ class LazyGroup(click.Group):
         "repro": ("pipeline.cli_repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
         "summary": ("pipeline.cli_repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
         "report": ("pipeline.cli_report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
+        "verdict": ("pipeline.ci_verdict", "verdict", "Exit 1 if dist/ci-result.json records a failed ci part (CI jobs)."),
     }
     EXAMPLES = {
         "repro": "flamenco-pipeline repro dist/repro.json --print",
@@ -536,7 +537,9 @@ def check(settings_overrides: dict) -> None:
         return await pipe.check().stdout()
 
     with recorded("check", settings, None):
-        click.echo(with_pipeline(settings, action))
+        out = with_pipeline(settings, action).rstrip("\n")
+        if out:  # the checks print nothing when everything is clean
+            click.echo(out)
 
 
 @command(main, example="flamenco-pipeline ci --export dist")

@@ -51,7 +51,12 @@ SOURCE_EXCLUDES = (
     "flamenco-worker",
     "flamenco-manager.exe",
     "flamenco-worker.exe",
+    "repro.json",  # written by `flamenco-pipeline repro --record` (CI, Flamenco's own repo: --source=.)
 )
+# Dagger `Ignore` on the module's `source` argument: the same, applied when the CLI uploads
+# the directory, so what the pipeline writes into a checkout (dist/, repro.json) never changes
+# the source's digest. `.git` stays: the stamp's hash is read from .git/HEAD.
+SOURCE_IGNORE = tuple(p for p in SOURCE_EXCLUDES if p != ".git")
 
 
 @dataclass(frozen=True)

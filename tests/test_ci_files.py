@@ -110,7 +110,9 @@ def test_actionlint_catches_a_broken_expression(tmp_path):
 
 # --- one set of command lines ---------------------------------------------------------------------
 def _dagger_lines(script: str) -> list[str]:
-    return [ln.strip() for ln in script.splitlines() if re.match(r"\s*dagger\s+(-m\s+\S+\s+)?call\b", ln)]
+    """The job's lines: every `dagger call` and the verdict read from the export."""
+    pattern = r"\s*(dagger\s+(-m\s+\S+\s+)?call\b|flamenco-pipeline\s+verdict\b)"
+    return [ln.strip() for ln in script.splitlines() if re.match(pattern, ln)]
 
 
 def _record_args(script: str) -> list[str]:
@@ -163,7 +165,7 @@ def test_readme_github_and_gitlab_run_the_same_dagger_call_lines():
 def test_flamenco_repo_variant_uses_the_checkout_as_source():
     lines, records, actions = github_invocations(GITHUB["flamenco-repo"])
     assert lines == list(cc.FLAMENCO_REPO_JOB.lines)
-    assert all(line.split()[2] == "--source=." for line in lines)
+    assert all(line.split()[2] == "--source=." for line in lines if line.startswith("dagger "))
     assert records == [cc.FLAMENCO_REPO_JOB.calls[0]]
     doc = load(GITHUB["flamenco-repo"])
     module = doc["env"]["FLAMENCO_PIPELINE_MODULE"]
@@ -184,18 +186,23 @@ def test_no_other_dagger_call_lines_anywhere_in_ci_files():
         assert line in allowed
 
 
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.removeprefix("v").split("."))
+
+
 def test_dagger_versions_agree_everywhere():
     engine = json.loads((ROOT / "dagger.json").read_text())["engineVersion"]
     sdk_pin = (ROOT / "constraints" / "engine.txt").read_text().strip()
-    assert engine == f"v{cc.DAGGER_VERSION}"
+    assert engine == f"v{cc.MIN_ENGINE_VERSION}", "engineVersion is the lowest supported engine"
+    assert _version(cc.MIN_ENGINE_VERSION) <= _version(cc.DAGGER_VERSION)
     assert sdk_pin == f"dagger-io=={cc.DAGGER_VERSION}"
     for name in ("pipeline", "flamenco-repo"):
         _, _, actions = github_invocations(GITHUB[name])
-        assert len(actions) == 2
+        assert len(actions) == 1, "one dagger call per job: the verdict reads its export"
         for step in actions:
             assert step["uses"] == cc.DAGGER_ACTION
             assert step["with"]["version"] == cc.DAGGER_VERSION
-            assert step["with"]["engine-stop"] is False
+            assert "engine-stop" not in step["with"], "a deprecated no-op in dagger-for-github v8.3.0"
     gl = load(GITLAB)
     assert gl[".dagger"]["variables"]["DAGGER_VERSION"] == cc.DAGGER_VERSION
     assert any('DAGGER_VERSION="$DAGGER_VERSION"' in s for s in gl[".dagger"]["before_script"])
@@ -223,7 +230,9 @@ def test_github_pipeline_summary_artifacts_and_failure_line():
     assert "flamenco-pipeline repro repro.json" in failure[0]["run"].splitlines()[0]
     # the record step comes before the call it records; the verdict comes last among the calls
     names = [s.get("name", s.get("uses")) for s in steps]
-    assert names.index("Record repro.json") < names.index("dagger call ci, export dist/") < names.index("dagger call ci verdict")
+    verdict = names.index("ci verdict (from dist/ci-result.json)")
+    assert names.index("Record repro.json") < names.index("dagger call ci, export dist/") < verdict
+    assert steps[verdict]["run"] == cc.VERDICT
 
 
 def test_test_workflow_runs_the_readme_test_command():
@@ -245,7 +254,9 @@ def test_gitlab_dind_tls_junit_and_artifacts():
     assert art["when"] == "always"
     assert {"dist/images/", "dist/reports/", cc.REPRO_JSON} <= set(art["paths"])
     assert gl["ci"]["extends"] == [".dagger"] and gl[".dagger"]["extends"] == [".docker"]
-    assert cc.SUMMARY in gl["ci"]["script"]
+    assert cc.GITLAB_SUMMARY in gl["ci"]["script"]
+    script = gl["ci"]["script"]
+    assert script.index(cc.GITLAB_SUMMARY) < script.index(cc.VERDICT)
     assert any(cc.PRINT_REPRO in s for s in gl["ci"]["after_script"])
 
 
