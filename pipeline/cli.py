@@ -663,7 +663,8 @@ def docker() -> None:
               help="tty, plain (CI) or full BuildKit output; default: auto.")
 def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path, progress: str) -> None:
     """Build Dockerfile.dev targets with BuildKit; images are tagged from the settings."""
-    from pipeline.docker_lane import DockerBuild, build_args, engine_problem
+    from pipeline.docker_lane import DockerBuild, build_args, engine_problem, target_platform
+    from pipeline.settings import SettingsError
     from pipeline.spec import EXPORTS
 
     settings = load(settings_overrides)
@@ -671,6 +672,10 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         fail("invalid setting source=None: the Docker lane builds a local checkout; pass --source DIR")
     export = check_export_dir(export)
     gover, stamp = local_facts(settings)
+    try:
+        platform = target_platform(settings, gover)
+    except SettingsError as e:
+        fail(str(e))
     args = build_args(settings, stamp, gover)
     if settings.sbom and "sbom" not in targets:
         targets = (*targets, "sbom")
@@ -689,6 +694,7 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         def one(target: str):
             b = DockerBuild(
                 context=settings.source, target=target, args=args, ca_cert=settings.ca_cert, go_netrc=settings.go_netrc,
+                platform=platform,
                 tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
                 output=export / target if target in EXPORTS else None,
             )

@@ -27,7 +27,10 @@ CA_SECRET_PATH = "/run/secrets/extra_ca"  # where the optional extra CA bundle i
 NETRC_PATH = "/root/.netrc"  # where the optional netrc for private Go modules is mounted
 # Optional per-step mounts: Dagger File/Secret mounts, BuildKit `--mount=type=secret`.
 # Mounted for the step only, so they never land in a layer, an image or a cache key.
-SECRET_MOUNTS = {"extra_ca": CA_SECRET_PATH, "go_netrc": NETRC_PATH}
+# `step_timeout` carries STEP_TIMEOUT in the Docker lane: a secret is in no cache key, so
+# changing --step-timeout re-runs nothing (the Dagger lane uses a volatile variable instead).
+STEP_TIMEOUT_PATH = "/run/secrets/step_timeout"
+SECRET_MOUNTS = {"extra_ca": CA_SECRET_PATH, "go_netrc": NETRC_PATH, "step_timeout": STEP_TIMEOUT_PATH}
 APP_DIR = "/opt/flamenco"  # binaries; Flamenco resolves its local storage next to the exe
 DATA_DIR = "/var/lib/flamenco"  # CWD of both apps: their config files and databases
 SHARED_STORAGE = "/srv/flamenco/shared"  # must be the same path on manager and workers
@@ -154,9 +157,13 @@ def step_script(step: Run) -> str:
     """The exact `sh -c` script both lanes run for a step."""
     inner = "set -e\n" + step.script
     quoted = "'" + inner.replace("'", "'\"'\"'") + "'"
-    limit = str(step.timeout) if step.timeout else "${STEP_TIMEOUT:-900}"
+    # STEP_TIMEOUT is a run-time value, never a build input: the Dagger lane gives it as a
+    # volatile variable, the Docker lane as the `step_timeout` secret file; 900 s otherwise.
+    limit = str(step.timeout) if step.timeout else "${limit:-900}"
+    read_limit = [] if step.timeout else [f'limit="${{STEP_TIMEOUT:-$(cat {STEP_TIMEOUT_PATH} 2>/dev/null || true)}}"']
     lines = [
         "set -e",
+        *read_limit,
         *(CA_PRELUDE.splitlines() if step.network else []),
         f"timeout -k 10 {limit} sh -c {quoted} || {{ rc=$?; "
         f"if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo \"flamenco-pipeline: step '{step.name}' took longer than {limit}s and was stopped\" >&2; fi; "

@@ -391,3 +391,17 @@ def test_worker_wait_loop_gives_up_with_one_line(tmp_path):
                        capture_output=True, text=True, timeout=60)
     assert r.returncode == 1 and "started" not in r.stdout
     assert r.stderr.strip() == "flamenco-pipeline: the manager at 127.0.0.1:9 was not healthy after 2s"
+
+
+# --- the Docker lane applies the same platform rule --------------------------------------------------
+def test_docker_lane_refuses_a_local_image_of_another_platform():
+    from pipeline.docker_lane import target_platform
+    from pipeline.settings import load_settings
+
+    s = load_settings(platforms=["linux/arm64"], runtime_image="standin/debian:12")
+    local = {"standin/debian:12": "linux/amd64"}  # what `docker image inspect` answers
+    with pytest.raises(SettingsError, match=r"runtime_image='standin/debian:12': has no linux/arm64 variant"):
+        target_platform(s, "1.26.2", inspect=local.get)
+    assert target_platform(load_settings(), "1.26.2", inspect=local.get) == "linux/amd64"
+    with pytest.raises(SettingsError, match="one platform per run"):
+        target_platform(load_settings(platforms=TWO), "1.26.2", inspect=local.get)
