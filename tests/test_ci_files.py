@@ -310,8 +310,8 @@ def test_lazily_loaded_commands_load_and_keep_help_light():
 
 def test_ci_workspace_outputs_stay_out_of_the_module_source():
     """CI clones Flamenco and exports dist/ inside the module's directory: neither may be
-    uploaded as module source (slow, and a changed module would miss the function cache
-    that answers the `ci verdict` line)."""
+    uploaded as module source (slow, and every change of the module source is a new module
+    to the engine: its install layers re-run)."""
     include = json.loads((ROOT / "dagger.json").read_text())["include"]
     for path in (cc.PIPELINE_REPO_SOURCE, cc.EXPORT_DIR, cc.REPRO_JSON):
         assert f"!{path}" in include, path
