@@ -112,6 +112,9 @@ class Run:
     network: bool = False  # may download: gets the extra CA and a bounded time
     timeout: int | None = None  # seconds; None = the step_timeout setting
     keep_going: bool = False  # a non-zero exit still yields the container (test reports)
+    # keep-going steps: where the exit code goes when the step is stopped before writing it
+    # (a timeout), so the stage still succeeds and its reports come back in both lanes
+    exit_code_file: str | None = None
     secrets: tuple[str, ...] = ()  # extra SECRET_MOUNTS ids for this step (network adds extra_ca)
 
     @property
@@ -167,7 +170,9 @@ def step_script(step: Run) -> str:
         *(CA_PRELUDE.splitlines() if step.network else []),
         f"timeout -k 10 {limit} sh -c {quoted} || {{ rc=$?; "
         f"if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo \"flamenco-pipeline: step '{step.name}' took longer than {limit}s and was stopped\" >&2; fi; "
-        "exit $rc; }",
+        + (f'mkdir -p "$(dirname {step.exit_code_file})"; [ -s {step.exit_code_file} ] || echo $rc > {step.exit_code_file}; exit 0; '
+           if step.keep_going and step.exit_code_file else "")
+        + "exit $rc; }",
     ]
     return "\n".join(lines)
 
@@ -484,7 +489,8 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "test", "verify", "go test through gotestsum: JUnit XML, JSON and coverage in /reports.",
         parent="go-source",
-        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True),),
+        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True,
+                   exit_code_file=f"{REPORTS}/exit-code"),),
         outputs=(REPORTS,),
     ),
     Stage(

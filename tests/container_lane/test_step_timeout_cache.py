@@ -48,3 +48,28 @@ def test_the_secret_limit_stops_a_step(lane, tmp_path):
     out = proc.stdout + proc.stderr
     assert proc.returncode != 0
     assert "flamenco-pipeline: step 'sleepy step' took longer than 1s and was stopped" in out, out[-2000:]
+
+
+@pytest.mark.timeout(300)
+def test_a_timed_out_go_test_still_exports_its_reports(lane, tmp_path):
+    """The test stage's exact step, with a gotestsum that hangs: stopped at the limit, the step
+    records exit code 124 and succeeds, so `--output` still brings /reports back."""
+    (run,) = [s for s in spec.stage("test").steps if isinstance(s, spec.Run)]
+    ctx = tmp_path / "ctx"
+    ctx.mkdir()
+    (ctx / "gotestsum").write_text("#!/bin/sh\necho '<testsuites/>' > /reports/junit.xml\nexec sleep 60\n")
+    (ctx / "Dockerfile").write_text(
+        f"FROM {lane.standins['runtime']} AS hung\n"
+        "COPY --chmod=0755 gotestsum /usr/local/bin/gotestsum\n"
+        f"RUN --mount=type=secret,id=step_timeout,target={spec.STEP_TIMEOUT_PATH} "
+        f"{json.dumps(['sh', '-c', spec.step_script(run)])}\n"
+        f"FROM scratch AS reports\nCOPY --from=hung {spec.REPORTS}/ /\n")
+    out_dir = tmp_path / "reports"
+    b = DockerBuild(context=ctx, target="reports", args={"STEP_TIMEOUT": "3"}, dockerfile=ctx / "Dockerfile",
+                    output=out_dir, extra=["--no-cache"])
+    proc = b.run(timeout=240)
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-3000:]
+    assert "flamenco-pipeline: step 'go test' took longer than 3s and was stopped" in log
+    assert (out_dir / "exit-code").read_text().strip() == "124"
+    assert (out_dir / "junit.xml").read_text().strip() == "<testsuites/>", "what was written comes back"
