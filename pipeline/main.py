@@ -307,13 +307,19 @@ class FlamencoPipeline:
         s, g = self._settings(), self._graph()
         probes = [(st, p) for st in spec.STAGES if st.image and st.platform == "target" for p in s.platforms]
         got: dict = {}
+        errors: list[BaseException] = []
 
         async def probe(st, p):
-            got[(st.name, p)] = str(await g.image_root(st.name, p).platform())
+            try:
+                got[(st.name, p)] = str(await g.image_root(st.name, p).platform())
+            except dagger.DaggerError as e:  # e.g. an image that does not resolve: the engine's own error
+                errors.append(e)
 
         async with anyio.create_task_group() as tg:
             for st, p in probes:
                 tg.start_soon(probe, st, p)
+        if errors:
+            raise errors[0]
         for st, p in probes:
             if got[(st.name, p)] != p:
                 setting = f"{st.image}_image"
@@ -462,7 +468,10 @@ class FlamencoPipeline:
         t0 = time.monotonic()
 
         async def run_test():
-            box["test"] = await self.test()
+            try:
+                box["test"] = await self.test()
+            except dagger.DaggerError as e:  # kept, so the stages finish and the error is one message
+                box["test_error"] = describe_failure(e)["message"]
 
         async def run_stages():
             box["timings"] = await self._evaluate(self._stage_targets())
@@ -471,10 +480,13 @@ class FlamencoPipeline:
         async with anyio.create_task_group() as tg:  # go test and the other stages at once
             tg.start_soon(run_test)
             tg.start_soon(run_stages)
-        result, timings = box["test"], box["timings"]
+        timings = box["timings"]
         failed = sorted(k for k, v in timings.items() if not v["ok"])
         if failed:
             raise BuildFailed(failed, timings[failed[0]].get("error", ""))
+        if "test_error" in box:
+            raise BuildFailed(["test"], box["test_error"])
+        result = box["test"]
         report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), box["wall"])
         return self._with_report(self._artifacts(result.reports), report)
 

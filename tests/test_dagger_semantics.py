@@ -405,3 +405,22 @@ def test_docker_lane_refuses_a_local_image_of_another_platform():
     assert target_platform(load_settings(), "1.26.2", inspect=local.get) == "linux/amd64"
     with pytest.raises(SettingsError, match="one platform per run"):
         target_platform(load_settings(platforms=TWO), "1.26.2", inspect=local.get)
+
+
+def test_build_reports_a_test_stage_that_could_not_run_as_one_message(monkeypatch):
+    from pipeline.errors import BuildFailed
+    from pipeline.main import FlamencoPipeline
+
+    async def broken_test(self):
+        raise exec_error(_check_script(), "go: cannot find main module\n")
+
+    async def evaluate(self, targets):
+        return {n: {"started": 0.0, "finished": 1.0, "ok": True} for n in targets}
+
+    monkeypatch.setattr(FlamencoPipeline, "test", broken_test)
+    monkeypatch.setattr(FlamencoPipeline, "_evaluate", evaluate)
+    answer_platforms(monkeypatch)
+    with pytest.raises(BuildFailed) as e:
+        anyio.run(make_pipeline().build)
+    assert str(e.value).startswith("build failed in stage(s) test: step 'vet, gofmt, staticcheck' failed (exit 1)")
+    assert "cannot find main module" in str(e.value) and "\n" not in str(e.value)
