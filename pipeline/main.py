@@ -68,6 +68,14 @@ async def _read(source: dagger.Directory, path: str) -> str | None:
         return None
 
 
+def _first_dagger_error(group: BaseExceptionGroup) -> dagger.DaggerError | None:
+    for e in group.exceptions:
+        found = _first_dagger_error(e) if isinstance(e, BaseExceptionGroup) else e
+        if isinstance(found, dagger.DaggerError):
+            return found
+    return None
+
+
 async def _engine_platform() -> str:
     """The engine's own platform (`defaultPlatform`): builder stages run natively there,
     and the Go/yarn cache volume names carry it."""
@@ -372,7 +380,7 @@ class FlamencoPipeline:
         try:
             await obj.sync()
             entry["ok"] = True
-        except dagger.DaggerError as e:  # one failed stage (or lost query) must not cancel the others
+        except dagger.QueryError as e:  # one failed stage must not cancel the others (a lost engine does)
             failure = describe_failure(e)
             entry |= {"ok": False, "error": failure["message"], "step": failure["step"],
                       "stderr": failure["stderr"]}
@@ -470,7 +478,7 @@ class FlamencoPipeline:
         async def run_test():
             try:
                 box["test"] = await self.test()
-            except dagger.DaggerError as e:  # kept, so the stages finish and the error is one message
+            except dagger.QueryError as e:  # kept, so the stages finish and the error is one message
                 box["test_error"] = describe_failure(e)["message"]
 
         async def run_stages():
@@ -524,11 +532,16 @@ class FlamencoPipeline:
             outcome[part] = f"failed: {f['message']}"
 
         async def guarded(part: str, body) -> None:
-            # Any engine error (exec, query, transport) fails this part only, never the CiResult.
+            # Any engine error (exec, query, transport; also from inside a part's own task
+            # group) fails this part only, never the CiResult.
             try:
                 await body()
             except dagger.DaggerError as e:
                 failed(part, e)
+            except BaseExceptionGroup as group:
+                if (first := _first_dagger_error(group)) is None:
+                    raise
+                failed(part, first)
 
         async def run_test():
             box["test"] = r = await self.test()

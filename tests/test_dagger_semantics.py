@@ -276,6 +276,14 @@ def test_a_transport_error_in_one_part_keeps_the_ci_result(engine_answers):
     assert doc["outcome"]["check"] == doc["outcome"]["build"] == doc["outcome"]["integration"] == "passed"
 
 
+def test_a_transport_error_inside_the_build_part_keeps_the_ci_result(engine_answers):
+    engine_answers["sync"]["app"] = dagger.TransportError("stream closed")
+    result = anyio.run(make_pipeline().ci)
+    doc = _ci_result_json(result.dist)
+    assert doc["outcome"]["build"] == "failed: TransportError: stream closed"
+    assert doc["outcome"]["test"] == "passed" and result.exit_code == 1
+
+
 def test_all_green_ci_writes_a_passing_result(engine_answers, tmp_path):
     result = anyio.run(make_pipeline().ci)
     doc = _ci_result_json(result.dist)
