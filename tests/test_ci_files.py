@@ -296,13 +296,14 @@ def test_gitlab_runner_host_opt_in(value):
 # --- house rules and the lazily loaded commands -------------------------------------------------------
 def test_lazily_loaded_commands_load_and_keep_help_light():
     ctx = main.make_context("flamenco-pipeline", ["--help"], resilient_parsing=True)
-    for name in ("repro", "summary"):
+    for name in ("repro", "summary", "verdict"):
         cmd = main.get_command(ctx, name)
         assert cmd is not None and cmd.name == name
         r = CliRunner().invoke(main, [name, "--help"])
         assert r.exit_code == 0 and "Usage:" in r.output, r.output
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import main; "
             "r = CliRunner().invoke(main, ['repro', '--help']); assert r.exit_code == 0, r.output; "
+            "r = CliRunner().invoke(main, ['verdict', '--help']); assert r.exit_code == 0, r.output; "
             "print('dagger' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False"]
@@ -317,3 +318,25 @@ def test_ci_workspace_outputs_stay_out_of_the_module_source():
         assert f"!{path}" in include, path
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert f"/{cc.PIPELINE_REPO_SOURCE}/" in ignored and f"/{cc.REPRO_JSON}" in ignored
+
+
+# --- the verdict line, executed on files like the export writes --------------------------------------
+@pytest.mark.parametrize(("content", "code", "says"), [
+    (None, 1, "does not exist: the `ci … export` step did not finish"),
+    ("{not json", 1, "is not JSON"),
+    ('{"exit_code": "0", "outcome": {}}', 1, "no integer exit_code"),
+    ('{"exit_code": 0, "outcome": {"test": "passed", "check": "passed"}}', 0, "test: passed\ncheck: passed"),
+    ('{"exit_code": 1, "outcome": {"test": "failed (go test exit 1)"}}', 1, "test: failed (go test exit 1)"),
+])
+def test_verdict_reads_only_what_ci_wrote(tmp_path, monkeypatch, content, code, says):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / cc.EXPORT_DIR / cc.CI_RESULT
+    if content is not None:
+        path.parent.mkdir()
+        path.write_text(content)
+    r = subprocess.run(shlex.split(cc.VERDICT), capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert r.returncode == code, r.stdout + r.stderr
+    assert says in r.stdout + r.stderr
+    if code and content is None:
+        assert len(r.stderr.strip().splitlines()) == 1, "one line, no traceback"
