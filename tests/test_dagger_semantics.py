@@ -432,3 +432,20 @@ def test_build_reports_a_test_stage_that_could_not_run_as_one_message(monkeypatc
         anyio.run(make_pipeline().build)
     assert str(e.value).startswith("build failed in stage(s) test: step 'vet, gofmt, staticcheck' failed (exit 1)")
     assert "cannot find main module" in str(e.value) and "\n" not in str(e.value)
+
+
+@pytest.mark.parametrize(("stdout", "printed"), [("", []), ("staticcheck: all clean\n", ["staticcheck: all clean"])])
+def test_check_prints_no_empty_line(tmp_path, monkeypatch, stdout, printed):
+    from pipeline.cli import main
+    from tests.fake_engine import FakeEngine
+    from tests.test_cli_reaches_create import FACTS
+
+    def answer(field, chain):
+        assert field == "stdout", field
+        return stdout
+
+    FakeEngine(answer).install(monkeypatch)
+    monkeypatch.chdir(tmp_path)
+    r = CliRunner().invoke(main, ["check", *FACTS])
+    assert r.exit_code == 0, r.output
+    assert r.stdout.splitlines() == printed, "stdout: the checks' own output only"
