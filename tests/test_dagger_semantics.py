@@ -337,7 +337,9 @@ def test_a_git_ref_is_resolved_once_and_that_commit_is_built(monkeypatch):
     assert asked == [["git", "ref"]], "one ref resolution"
     src = [(c.name, dict(c.args)) for c in chain(p.source)]
     assert [n for n, _ in src] == ["git", "commit", "tree"] and src[1][1] == {"id": sha}
-    assert p.git_hash == sha[:9] and p.source_origin.endswith(f"@{sha}")
+    from pipeline.source_facts import FALLBACK_HASH_LENGTH
+
+    assert p.git_hash == sha[:FALLBACK_HASH_LENGTH] and p.source_origin.endswith(f"@{sha}")
     view = p._report({}, {})["settings"]
     assert view["source"].endswith(f"@{sha}") and view["git_ref"] == "main"
 
