@@ -116,8 +116,11 @@ def build_args(settings: Settings, stamp: BuildStamp, go_version: str) -> dict[s
 
 def local_image_platform(ref: str) -> str | None:
     """`os/arch` of a local image (None when it is not in the engine's store)."""
-    proc = subprocess.run([docker_binary(), "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref],
-                          env=docker_env(), capture_output=True, text=True, timeout=60)
+    try:
+        proc = subprocess.run([docker_binary(), "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref],
+                              env=docker_env(), capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):  # no client or no engine: the engine check says so next
+        return None
     return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
 
 
