@@ -642,8 +642,8 @@ def dagger_lane_report(
             "module_zips_fetched": modules_fetched(go_lines),
         },
         "tests": dict(tests) if tests else None,
-        "notes": ["Dagger-lane timings come from the module's own clock; they were not measured on the "
-                  "machines this pipeline is developed on (no Dagger engine there)."],
+        "notes": ["Dagger-lane timings are this run's wall clock around each stage's sync() inside the module: "
+                  "they include the engine's scheduling, and a stage answered from the cache shows as short."],
     }
     report |= dict(extra or {})
     return report

@@ -279,6 +279,7 @@ class LazyGroup(click.Group):
         "repro": ("pipeline.cli_repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
         "summary": ("pipeline.cli_repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
         "report": ("pipeline.cli_report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
+        "verdict": ("pipeline.ci_verdict", "verdict", "Exit 1 if dist/ci-result.json records a failed ci part (CI jobs)."),
     }
     EXAMPLES = {
         "repro": "flamenco-pipeline repro dist/repro.json --print",
@@ -536,7 +537,9 @@ def check(settings_overrides: dict) -> None:
         return await pipe.check().stdout()
 
     with recorded("check", settings, None):
-        click.echo(with_pipeline(settings, action))
+        out = with_pipeline(settings, action).rstrip("\n")
+        if out:  # the checks print nothing when everything is clean
+            click.echo(out)
 
 
 @command(main, example="flamenco-pipeline ci --export dist")
@@ -660,7 +663,8 @@ def docker() -> None:
               help="tty, plain (CI) or full BuildKit output; default: auto.")
 def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path, progress: str) -> None:
     """Build Dockerfile.dev targets with BuildKit; images are tagged from the settings."""
-    from pipeline.docker_lane import DockerBuild, build_args, engine_problem
+    from pipeline.docker_lane import DockerBuild, build_args, engine_problem, target_platform
+    from pipeline.settings import SettingsError
     from pipeline.spec import EXPORTS
 
     settings = load(settings_overrides)
@@ -668,6 +672,10 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         fail("invalid setting source=None: the Docker lane builds a local checkout; pass --source DIR")
     export = check_export_dir(export)
     gover, stamp = local_facts(settings)
+    try:
+        platform = target_platform(settings, gover)
+    except SettingsError as e:
+        fail(str(e))
     args = build_args(settings, stamp, gover)
     if settings.sbom and "sbom" not in targets:
         targets = (*targets, "sbom")
@@ -686,6 +694,7 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         def one(target: str):
             b = DockerBuild(
                 context=settings.source, target=target, args=args, ca_cert=settings.ca_cert, go_netrc=settings.go_netrc,
+                platform=platform,
                 tag=settings.image_name(target, stamp.version) if target in ("manager", "worker") else None,
                 output=export / target if target in EXPORTS else None,
             )

@@ -82,10 +82,28 @@ def without_step_mounts(ids: tuple[str, ...], mounts: dict[str, dagger.File | da
     return step
 
 
-def with_run(run: spec.Run, *, mounts: dict, toolchains: dict[str, str], build_platform: str):
-    """One spec Run step: caches and secret mounts for the step only, then `sh -c`."""
+def with_output_dirs(paths: tuple[str, ...]):
+    """Create a stage's output directories before its exec: when the exec dies early (a
+    timeout, a crash before `mkdir`), reading them still works and what was written comes back."""
 
     def step(ctr: dagger.Container) -> dagger.Container:
+        for path in paths:
+            ctr = ctr.with_directory(path, dag.directory())
+        return ctr
+
+    return step
+
+
+def with_run(run: spec.Run, *, mounts: dict, toolchains: dict[str, str], build_platform: str,
+             outputs: tuple[str, ...] = ()):
+    """One spec Run step: caches and secret mounts for the step only, then `sh -c`.
+
+    A keep-going step (its exit code is a report) gets its stage's output directories first.
+    """
+
+    def step(ctr: dagger.Container) -> dagger.Container:
+        if run.keep_going:
+            ctr = ctr.with_(with_output_dirs(outputs))
         ctr = ctr.with_(with_caches(run.caches, toolchains, build_platform))
         ctr = ctr.with_(with_step_mounts(run.mounts, mounts))
         ctr = ctr.with_exec(
@@ -106,8 +124,13 @@ class StageGraph:
     images: dict[str, str]  # image key (go/node/python/runtime) -> reference
     params: dict[str, str | None]  # spec.PARAMS name -> value (None = unset)
     toolchains: dict[str, str]  # "go"/"node" -> version, for cache volume ids
-    build_platform: str = "linux/amd64"
+    build_platform: str  # the engine's default platform (FlamencoPipeline.create)
     mounts: dict = field(default_factory=dict)  # SECRET_MOUNTS id -> dagger.File / dagger.Secret
+    # Run-time-only values (STEP_TIMEOUT): seen by every exec, yet in no cache key and in no
+    # image config. `withVolatileVariable` (engine v0.21.8, core/schema/container.go) is made for
+    # this: "without invalidating exec cache when only its value changes", "not persisted into
+    # the container image config" (docs version-0.21.4 cookbook/containers.mdx).
+    volatile: dict[str, str] = field(default_factory=dict)
     _memo: dict = field(default_factory=dict, repr=False)
 
     def __post_init__(self):
@@ -127,11 +150,20 @@ class StageGraph:
             return self.params.get(value[2:-1])
         return value
 
+    def image_root(self, name: str, platform: str | None = None) -> dagger.Container:
+        """The `from` that an image-based stage starts with (same query as in the stage)."""
+        st = spec.stage(name)
+        kw = {"platform": dagger.Platform(platform)} if platform and st.platform == "target" else {}
+        return dag.container(**kw).from_(self.images[st.image])
+
+    def with_volatile(self, ctr: dagger.Container) -> dagger.Container:
+        for k, v in self.volatile.items():
+            ctr = ctr.with_volatile_variable(k, v)
+        return ctr
+
     def _build(self, st: spec.Stage, platform: str | None) -> dagger.Container:
         if st.image:
-            kw = {"platform": dagger.Platform(platform)} if platform else {}
-            ctr = dag.container(**kw).from_(self.images[st.image])
-            ctr = ctr.with_env_variable("STEP_TIMEOUT", self.params.get("STEP_TIMEOUT") or "900")
+            ctr = self.with_volatile(self.image_root(st.name, platform))
         else:
             ctr = self.container(st.parent, platform)
         env = {k: v for k, raw in st.env if (v := self._expand(raw))}
@@ -144,7 +176,8 @@ class StageGraph:
                 ctr = self._copy(ctr, step, platform)
             else:
                 ctr = ctr.with_(
-                    with_run(step, mounts=self.mounts, toolchains=self.toolchains, build_platform=self.build_platform)
+                    with_run(step, mounts=self.mounts, toolchains=self.toolchains, build_platform=self.build_platform,
+                             outputs=st.outputs)
                 )
         if st.user:
             ctr = ctr.with_user(st.user)

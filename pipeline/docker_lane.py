@@ -87,6 +87,12 @@ def engine_problem(timeout: float = 30) -> str | None:
                 f"docker version exited {proc.returncode}")
 
 
+# Run-time-only values among the build args: passed as BuildKit secrets (from the client's
+# environment), which are in no cache key, instead of `--build-arg` (which would invalidate
+# every step of a stage when only the value changes). Read by spec.step_script.
+RUNTIME_ONLY_ARGS = {"STEP_TIMEOUT": "step_timeout"}
+
+
 def build_args(settings: Settings, stamp: BuildStamp, go_version: str) -> dict[str, str]:
     imgs = images(settings, go_version)
     args = {spec.IMAGE_PARAMS[k]: v for k, v in imgs.items()}
@@ -108,6 +114,42 @@ def build_args(settings: Settings, stamp: BuildStamp, go_version: str) -> dict[s
     return args
 
 
+def local_image_platform(ref: str) -> str | None:
+    """`os/arch` of a local image (None when it is not in the engine's store)."""
+    try:
+        proc = subprocess.run([docker_binary(), "image", "inspect", "--format", "{{.Os}}/{{.Architecture}}", ref],
+                              env=docker_env(), capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired):  # no client or no engine: the engine check says so next
+        return None
+    return proc.stdout.strip() if proc.returncode == 0 and proc.stdout.strip() else None
+
+
+def target_platform(settings: Settings, go_version: str, inspect=local_image_platform) -> str:
+    """The one platform this lane builds, checked like the Dagger lane checks its stages.
+
+    Docker 20.10's image store holds one platform per tag, so one platform per run. Every
+    image a target-platform stage starts FROM must have that variant: an image that is
+    local and of another platform is refused, naming it (BuildKit would otherwise take
+    what it has, and the report would claim a platform that was never built).
+    """
+    from pipeline.settings import SettingsError
+
+    if len(settings.platforms) != 1:
+        raise SettingsError("platforms", ",".join(settings.platforms),
+                            "the Docker lane builds one platform per run (its image store holds one per tag); "
+                            "pass one, or use the Dagger lane for a multi-platform image")
+    (want,) = settings.platforms
+    imgs = images(settings, go_version)
+    for st in spec.STAGES:
+        if st.image and st.platform == "target":
+            have = inspect(imgs[st.image])
+            if have is not None and have != want:
+                raise SettingsError(f"{st.image}_image", imgs[st.image],
+                                    f"has no {want} variant (the local image is {have}, for stage {st.name}); "
+                                    f"pass a {want} or multi-platform image or drop {want} from --platforms")
+    return want
+
+
 @dataclass
 class DockerBuild:
     """One `docker build` invocation of Dockerfile.dev."""
@@ -119,6 +161,7 @@ class DockerBuild:
     output: Path | None = None  # for export stages: --output type=local,dest=...
     ca_cert: Path | None = None
     go_netrc: Path | None = None
+    platform: str | None = None  # --platform: the target platform (builder stages stay native)
     progress: str = "plain"
     extra: list[str] = field(default_factory=list)
     dockerfile: Path | None = None  # default: rendered from the spec (rendered_dockerfile)
@@ -127,7 +170,12 @@ class DockerBuild:
         dockerfile = self.dockerfile or rendered_dockerfile()
         cmd = [docker_binary(), "build", "-f", str(dockerfile), "--target", self.target, f"--progress={self.progress}"]
         for k, v in sorted(self.args.items()):
-            cmd += ["--build-arg", f"{k}={v}"]
+            if k in RUNTIME_ONLY_ARGS:
+                cmd += ["--secret", f"id={RUNTIME_ONLY_ARGS[k]},env={k}"]
+            else:
+                cmd += ["--build-arg", f"{k}={v}"]
+        if self.platform:
+            cmd += ["--platform", self.platform]
         if self.tag:
             cmd += ["-t", self.tag]
         if self.output:
@@ -148,7 +196,8 @@ class DockerBuild:
             log_path.parent.mkdir(parents=True, exist_ok=True)
             log = log_path.open("w", buffering=1)
         cmd = self.command()
-        proc = subprocess.Popen(cmd, env=docker_env(), text=True, stdout=subprocess.PIPE,
+        env = docker_env() | {k: v for k, v in self.args.items() if k in RUNTIME_ONLY_ARGS}  # --secret ...,env=K
+        proc = subprocess.Popen(cmd, env=env, text=True, stdout=subprocess.PIPE,
                                 stderr=subprocess.STDOUT, bufsize=1, errors="replace")
         expired = threading.Event()
 

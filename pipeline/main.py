@@ -13,19 +13,42 @@ from typing import Annotated
 
 import anyio
 import dagger
-from dagger import Doc, dag, function, object_type
+from dagger import Doc, Ignore, dag, function, object_type
 
 from pipeline import spec
+from pipeline.ci_commands import CI_RESULT
 from pipeline.errors import BuildFailed, UsageError
 from pipeline.dagger_stages import StageGraph
-from pipeline.results import CiResult, TestResult
-from pipeline.settings import HOST_OBJECTS, ArgSettings, Settings, load_settings, public_view, setting
+from pipeline.results import CiResult, TestResult, describe_failure
+from pipeline.settings import HOST_OBJECTS, ArgSettings, Settings, SettingsError, load_settings, public_view, setting
 from pipeline.spec import node_major
 from pipeline.source_facts import (
     FALLBACK_HASH_LENGTH, REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
 )
 
 OptStr = str | None
+
+# Function caching, engine v0.21.8. A function without a policy is cached for up to
+# 7 days on (module source, arguments, parent object) (core/typedef.go: Default ->
+# spec.TTL = MaxFunctionCacheTTLSeconds; docs version-0.21.4 extending/modules/
+# function-caching.mdx). Calling one function from another in Python is a plain call:
+# only the outermost function's policy applies. So every function says what it wants:
+# - "never": runs on every call. `ci` (its integration test needs a fresh farm and a
+#   red job must rebuild and retest when re-run), `integration_test`, `publish`.
+# - "session": shared by the callers of one `dagger call`/`dagger -c`, never replayed
+#   by a later one. Everything else: the results are lazy objects or read-outs whose
+#   work is cached by the engine's layer cache anyway, so nothing is lost.
+# The constructor cannot be annotated in the Python SDK (mod/_resolver.py
+# ObjectType.get_constructor builds Constructor(cls) with no cache policy), so
+# dagger.json sets "disableDefaultFunctionCaching": true, which turns every Default
+# policy, the constructor's included, into PerSession (core/typedef.go
+# derivedCachePolicy; core/schema/modulesource.go honours the explicit setting).
+# Without it `create` would replay an old git ref resolution for up to 7 days.
+CACHE_POLICIES = {
+    "ci": "never", "integration_test": "never", "publish": "never",
+    **dict.fromkeys(("base", "deps", "build_tools", "app", "binaries", "manager", "worker", "test", "check",
+                     "sbom", "build", "plan", "dev"), "session"),
+}
 
 
 def _doc(name: str) -> str:
@@ -45,6 +68,20 @@ async def _read(source: dagger.Directory, path: str) -> str | None:
         return None
 
 
+def _first_dagger_error(group: BaseExceptionGroup) -> dagger.DaggerError | None:
+    for e in group.exceptions:
+        found = _first_dagger_error(e) if isinstance(e, BaseExceptionGroup) else e
+        if isinstance(found, dagger.DaggerError):
+            return found
+    return None
+
+
+async def _engine_platform() -> str:
+    """The engine's own platform (`defaultPlatform`): builder stages run natively there,
+    and the Go/yarn cache volume names carry it."""
+    return str(await dag.default_platform())
+
+
 async def _hash_from_dir(source: dagger.Directory) -> str | None:
     files = {".git/HEAD": await _read(source, ".git/HEAD")}
     head = (files[".git/HEAD"] or "").strip()
@@ -55,11 +92,25 @@ async def _hash_from_dir(source: dagger.Directory) -> str | None:
     return hash_from_git_files(files.get)
 
 
+MANAGER_WAIT_SECONDS = 300  # how long a worker waits for the manager to become healthy
+
+
+def wait_for_manager(host: str, port: int, seconds: int = MANAGER_WAIT_SECONDS) -> str:
+    """bash: wait until the manager answers GET /api/v3/version with 200 (no curl in the image)."""
+    probe = (f"(exec 3<>/dev/tcp/{host}/{port} && printf 'GET /api/v3/version HTTP/1.0\\r\\n\\r\\n' >&3 "
+             "&& head -n 1 <&3 | grep -q ' 200 ') 2>/dev/null")
+    return (f"n=0; until {probe}; do n=$((n+1)); if [ $n -ge {seconds} ]; then "
+            f"echo \"flamenco-pipeline: the manager at {host}:{port} was not healthy after {seconds}s\" >&2; exit 1; fi; "
+            "sleep 1; done")
+
+
 @object_type
 class FlamencoPipeline:
     """Builds, tests and packages Flamenco (manager + worker images) through cached stages."""
 
     source: dagger.Directory
+    source_origin: str  # "directory", or "<git url>@<commit>" when built from git
+    build_platform: str  # the engine's default platform: builders run natively on it
     ca_cert: dagger.File | None
     go_netrc: dagger.Secret | None
     settings_json: str
@@ -71,7 +122,7 @@ class FlamencoPipeline:
     @classmethod
     async def create(
         cls,
-        source: Annotated[dagger.Directory | None, Doc(_doc("source"))] = None,
+        source: Annotated[dagger.Directory | None, Doc(_doc("source")), Ignore(list(spec.SOURCE_IGNORE))] = None,
         git_url: Annotated[str, Doc(_doc("git_url"))] = _default("git_url"),
         git_ref: Annotated[str, Doc(_doc("git_ref"))] = _default("git_ref"),
         go_version: Annotated[OptStr, Doc(_doc("go_version"))] = None,
@@ -108,11 +159,14 @@ class FlamencoPipeline:
         given = {k: v for k, v in locals().items() if k in Settings.model_fields and k not in HOST_OBJECTS}
         settings = load_settings(ArgSettings, **given)
         fallback_hash = git_hash
+        origin = "directory"
         if source is None:
-            ref = dag.git(settings.git_url).ref(settings.git_ref)
-            source = ref.tree()
-            if fallback_hash is None:
-                fallback_hash = (await ref.commit())[:FALLBACK_HASH_LENGTH]
+            # Resolve the ref once and build exactly that commit, so the stamp, the tree and
+            # every cache key agree even when a branch moves during the run.
+            sha = await dag.git(settings.git_url).ref(settings.git_ref).commit()
+            source = dag.git(settings.git_url).commit(sha).tree()
+            fallback_hash = fallback_hash or sha[:FALLBACK_HASH_LENGTH]
+            origin = f"{settings.git_url}@{sha}"
         needs_reading = not (go_version and version and release_cycle and fallback_hash)
         if needs_reading:
             for required in REQUIRED_FILES:
@@ -126,6 +180,8 @@ class FlamencoPipeline:
         gover = settings.go_version or parse_go_mod(await source.file("go.mod").contents()).toolchain_version
         return cls(
             source=source,
+            source_origin=origin,
+            build_platform=await _engine_platform(),
             ca_cert=ca_cert,
             go_netrc=go_netrc,
             settings_json=settings.model_dump_json(),
@@ -153,7 +209,6 @@ class FlamencoPipeline:
             "GOFLAGS": s.goflags,
             "NPM_REGISTRY": s.npm_registry,
             "ALLOW_UNSAFE_GO_MODULES": "1" if s.allow_unsafe_go_modules else None,
-            "STEP_TIMEOUT": str(s.step_timeout),
             "GOTESTSUM_VERSION": s.gotestsum_version,
             "STATICCHECK_VERSION": s.staticcheck_version,
             "FLAMENCO_VERSION": self.version,
@@ -165,7 +220,9 @@ class FlamencoPipeline:
             images=images,
             params=params,
             toolchains={"go": self.go_version, "node": node_major(s.node_image)},
+            build_platform=self.build_platform,
             mounts={"extra_ca": self.ca_cert, "go_netrc": self.go_netrc},
+            volatile={"STEP_TIMEOUT": str(s.step_timeout)},
         )
 
     def _platform(self, platform: str | None) -> str:
@@ -183,27 +240,27 @@ class FlamencoPipeline:
         return self._graph().container(name)
 
     # --- the four tiers ---------------------------------------------------------
-    @function
+    @function(cache=CACHE_POLICIES["base"])
     def base(self, stage: Annotated[str, Doc("go-base, node-base or python-base")] = "go-base") -> dagger.Container:
         """A base image with toolchain settings applied (try `base terminal`)."""
         return self._stage(stage, "base")
 
-    @function
+    @function(cache=CACHE_POLICIES["deps"])
     def deps(self, stage: Annotated[str, Doc("go-deps or web-deps")] = "go-deps") -> dagger.Container:
         """Dependencies from go.mod/go.sum or package.json/yarn.lock only."""
         return self._stage(stage, "deps")
 
-    @function
+    @function(cache=CACHE_POLICIES["build_tools"])
     def build_tools(self) -> dagger.Container:
         """The Go deps stage plus mage, gotestsum and staticcheck."""
         return self._stage("build-tools", "build-tools")
 
-    @function
+    @function(cache=CACHE_POLICIES["app"])
     def app(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
         """The full source with both binaries built into /out/bin."""
         return self._graph().container("app", self._platform(platform))
 
-    @function
+    @function(cache=CACHE_POLICIES["binaries"])
     def binaries(self) -> dagger.Directory:
         """flamenco-manager and flamenco-worker for every platform, as <os>-<arch>/<binary>."""
         graph = self._graph()
@@ -219,12 +276,12 @@ class FlamencoPipeline:
             ctr = ctr.with_label(k, v)
         return ctr
 
-    @function
+    @function(cache=CACHE_POLICIES["manager"])
     def manager(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
         """Flamenco Manager runtime image: non-root, port 8080, OCI labels."""
         return self._runtime("manager", platform)
 
-    @function
+    @function(cache=CACHE_POLICIES["worker"])
     def worker(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
         """Flamenco Worker runtime image: non-root, with FFmpeg, OCI labels."""
         return self._runtime("worker", platform)
@@ -233,25 +290,72 @@ class FlamencoPipeline:
     def test_container(self) -> dagger.Container:
         return self._graph().container("test")
 
-    @function
+    @function(cache=CACHE_POLICIES["test"])
     async def test(self) -> TestResult:
         """Run go test (-short) via gotestsum; reports come back even when tests fail."""
         ctr = self.test_container()
-        reports = ctr.directory(spec.REPORTS)
-        code = int((await reports.file("exit-code").contents()).strip() or "1")
+        reports = ctr.directory(spec.REPORTS)  # exists even if the exec died first (with_output_dirs)
+        try:
+            code = int((await reports.file("exit-code").contents()).strip() or "1")
+        except (dagger.QueryError, ValueError):  # stopped before writing it (timeout): the exec's own code
+            code = await ctr.exit_code() or 1
         return TestResult(reports=reports, exit_code=code)
 
-    @function
+    @function(cache=CACHE_POLICIES["check"])
     def check(self) -> dagger.Container:
         """go vet, gofmt and staticcheck over the whole source (fails on findings)."""
         return self._graph().container("check")
 
     # --- packaging ----------------------------------------------------------------
-    def _image_tarball(self, kind: str) -> dagger.File:
-        variants = [self._runtime(kind, p) for p in self._settings().platforms]
-        return variants[0].as_tarball(platform_variants=variants[1:])
+    async def _check_platforms(self) -> None:
+        """Refuse platforms the images cannot give: `from` with a platform the image lacks
+        resolves to whatever variant the image has, and the container reports that platform
+        (core/schema/container.go `from` at v0.21.8: ctr.Platform = the image config's
+        platform). Without this, linux/arm64 with a single-arch image ships amd64 twice."""
+        s, g = self._settings(), self._graph()
+        probes = [(st, p) for st in spec.STAGES if st.image and st.platform == "target" for p in s.platforms]
+        got: dict = {}
+        errors: list[BaseException] = []
 
-    @function
+        async def probe(st, p):
+            try:
+                got[(st.name, p)] = str(await g.image_root(st.name, p).platform())
+            except dagger.DaggerError as e:  # e.g. an image that does not resolve: the engine's own error
+                errors.append(e)
+
+        async with anyio.create_task_group() as tg:
+            for st, p in probes:
+                tg.start_soon(probe, st, p)
+        if errors:
+            raise errors[0]
+        for st, p in probes:
+            if got[(st.name, p)] != p:
+                setting = f"{st.image}_image"
+                raise SettingsError(setting, g.images[st.image], f"has no {p} variant (the engine resolved it to "
+                                    f"{got[(st.name, p)]} for stage {st.name}); pass a multi-platform image "
+                                    f"or drop {p} from --platforms")
+
+    def _image_tarball(self, kind: str) -> dagger.File:
+        """OCI tarball of all platforms, named as `publish` would push it (docker load keeps the tag)."""
+        from pathlib import Path
+
+        from pipeline import image_names
+
+        variants = [self._runtime(kind, p) for p in self._settings().platforms]
+        bare = variants[0].as_tarball(platform_variants=variants[1:])
+        # asTarball takes no name (core/schema/container.go at v0.21.8), so the archive's
+        # index.json/manifest.json get it afterwards, with a stdlib script on the python image.
+        d = "/opt/flamenco-image-names"
+        return (
+            self._graph().container("python-base")
+            .with_new_file(f"{d}/image_names.py", Path(image_names.__file__).read_text())
+            .with_mounted_file(f"{d}/in.tar", bare)
+            .with_exec(["python3", f"{d}/image_names.py", f"{d}/in.tar", f"{d}/out.tar",
+                        self._settings().image_name(kind, self.version)])
+            .file(f"{d}/out.tar")
+        )
+
+    @function(cache=CACHE_POLICIES["sbom"])
     def sbom(self) -> dagger.Directory:
         """CycloneDX SBOMs of both images (Go modules from the binaries, Debian packages from the images), per platform."""
         graph = self._graph()
@@ -276,8 +380,10 @@ class FlamencoPipeline:
         try:
             await obj.sync()
             entry["ok"] = True
-        except (dagger.ExecError, dagger.QueryError) as e:  # one failed stage must not cancel the others
-            entry |= {"ok": False, "error": (str(e).splitlines() or [type(e).__name__])[0]}
+        except dagger.QueryError as e:  # one failed stage must not cancel the others (a lost engine does)
+            failure = describe_failure(e)
+            entry |= {"ok": False, "error": failure["message"], "step": failure["step"],
+                      "stderr": failure["stderr"]}
         entry["finished"] = round(time.monotonic() - t0, 3)
         timings[name] = entry
 
@@ -326,8 +432,13 @@ class FlamencoPipeline:
                 "size_of": "OCI tarball (all platforms)"}
             for k in spec.RUNTIME_STAGES
         }
+        view = public_view(s)
+        if self.source_origin == "directory":  # the upstream git settings were not used
+            view = {k: v for k, v in view.items() if k not in ("git_url", "git_ref")} | {"source": "directory"}
+        else:
+            view["source"] = self.source_origin
         return dagger_lane_report(
-            timings, settings_view=public_view(s), stamp=self._stamp(), go_version=self.go_version,
+            timings, settings_view=view, stamp=self._stamp(), go_version=self.go_version,
             images=images, go_deps_output=facts.get("go-deps"),
             base_outputs={k: facts[k] for k in ("go-base", "node-base") if facts.get(k)},
             wall_seconds=wall, extra=extra,
@@ -357,20 +468,37 @@ class FlamencoPipeline:
                 targets[st.name] = g.container(st.name)
         return targets
 
-    @function
+    @function(cache=CACHE_POLICIES["build"])
     async def build(self) -> dagger.Directory:
         """dist/: images/*.tar (OCI, all platforms), bin/, reports/, build-report.json/.md, build-timeline.svg."""
-        result = await self.test()
+        await self._check_platforms()
+        box: dict = {}
         t0 = time.monotonic()
-        timings = await self._evaluate(self._stage_targets())
-        wall = time.monotonic() - t0
+
+        async def run_test():
+            try:
+                box["test"] = await self.test()
+            except dagger.QueryError as e:  # kept, so the stages finish and the error is one message
+                box["test_error"] = describe_failure(e)["message"]
+
+        async def run_stages():
+            box["timings"] = await self._evaluate(self._stage_targets())
+            box["wall"] = time.monotonic() - t0
+
+        async with anyio.create_task_group() as tg:  # go test and the other stages at once
+            tg.start_soon(run_test)
+            tg.start_soon(run_stages)
+        timings = box["timings"]
         failed = sorted(k for k, v in timings.items() if not v["ok"])
         if failed:
             raise BuildFailed(failed, timings[failed[0]].get("error", ""))
-        report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), wall)
+        if "test_error" in box:
+            raise BuildFailed(["test"], box["test_error"])
+        result = box["test"]
+        report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), box["wall"])
         return self._with_report(self._artifacts(result.reports), report)
 
-    @function(cache="never")
+    @function(cache=CACHE_POLICIES["publish"])
     async def publish(
         self,
         password: Annotated[dagger.Secret, Doc("Registry password or token (env://VAR or file://PATH)")],
@@ -380,6 +508,7 @@ class FlamencoPipeline:
         s = self._settings()
         if not s.registry:
             raise UsageError("invalid setting registry=None: publish needs a registry; pass --registry registry.example/team")
+        await self._check_platforms()
         host = s.registry.split("/")[0]
         refs = []
         for kind in spec.RUNTIME_STAGES:
@@ -387,74 +516,83 @@ class FlamencoPipeline:
             refs.append(await variants[0].publish(s.image_name(kind, self.version), platform_variants=variants[1:]))
         return "\n".join(refs)
 
-    @function
+    @function(cache=CACHE_POLICIES["ci"])
     async def ci(self) -> CiResult:
-        """test + check + build + integration test concurrently; returns every artifact and a combined exit code."""
+        """test + check + build + integration test concurrently; every artifact, the combined
+        exit code and dist/ci-result.json (the verdict CI reads). Never cached: each call rebuilds
+        what changed, retests and starts a fresh farm."""
+        await self._check_platforms()
         outcome: dict[str, str] = {}
-        test_box: dict[str, TestResult] = {}
+        failures: dict[str, dict] = {}
+        box: dict = {}
+        timings: dict = {}
 
-        def failure(e: Exception) -> str:
-            text = (getattr(e, "stderr", "") or str(e)).strip().splitlines()
-            return "failed: " + (text[-1] if text else type(e).__name__)
+        def failed(part: str, e: BaseException) -> None:
+            failures[part] = f = describe_failure(e)
+            outcome[part] = f"failed: {f['message']}"
+
+        async def guarded(part: str, body) -> None:
+            # Any engine error (exec, query, transport; also from inside a part's own task
+            # group) fails this part only, never the CiResult.
+            try:
+                await body()
+            except dagger.DaggerError as e:
+                failed(part, e)
+            except BaseExceptionGroup as group:
+                if (first := _first_dagger_error(group)) is None:
+                    raise
+                failed(part, first)
 
         async def run_test():
-            try:
-                test_box["r"] = r = await self.test()
-                outcome["test"] = "passed" if r.exit_code == 0 else f"failed (go test exit {r.exit_code})"
-            except (dagger.ExecError, dagger.QueryError) as e:  # the test stage could not even run
-                outcome["test"] = failure(e)
+            box["test"] = r = await self.test()
+            outcome["test"] = "passed" if r.exit_code == 0 else f"failed (go test exit {r.exit_code})"
 
         async def run_check():
-            try:
-                await self.check().sync()
-                outcome["check"] = "passed"
-            except (dagger.ExecError, dagger.QueryError) as e:
-                outcome["check"] = failure(e)
-
-        timings: dict = {}
-        clock: dict[str, float] = {}
+            await self.check().sync()
+            outcome["check"] = "passed"
 
         async def run_build():
             t0 = time.monotonic()
             timings.update(await self._evaluate(self._stage_targets()))
-            clock["wall"] = time.monotonic() - t0
+            box["wall"] = time.monotonic() - t0
             bad = sorted(k for k, v in timings.items() if not v["ok"])
-            outcome["build"] = "passed" if not bad else f"failed in {', '.join(bad)}"
+            outcome["build"] = "passed" if not bad else f"failed in {', '.join(bad)}: {timings[bad[0]]['error']}"
+            if bad:
+                failures["build"] = {"step": timings[bad[0]].get("step"), "stage": bad[0],
+                                     "message": timings[bad[0]]["error"], "stderr": timings[bad[0]].get("stderr", [])}
 
         # -- the integration test: manager + workers as services (issue 7) --
-        integration_box: dict[str, TestResult] = {}
-
         async def run_integration():
-            try:
-                integration_box["r"] = r = await self.integration_test()
-                outcome["integration"] = "passed" if r.exit_code == 0 else "failed (see reports/integration.xml)"
-            except (dagger.ExecError, dagger.QueryError) as e:
-                outcome["integration"] = "failed: " + (str(e).strip().splitlines() or ["see log"])[0]
+            box["integration"] = r = await self.integration_test()
+            outcome["integration"] = "passed" if r.exit_code == 0 else "failed (see reports/integration.xml)"
         # -- end integration test --
 
+        parts = {"test": run_test, "check": run_check, "build": run_build, "integration": run_integration}
         async with anyio.create_task_group() as tg:
-            tg.start_soon(run_test)
-            tg.start_soon(run_check)
-            tg.start_soon(run_build)
-            tg.start_soon(run_integration)
-        code = 0 if all(v == "passed" for v in outcome.values()) else 1
-        summary = "\n".join(f"{k}: {outcome[k]}" for k in ("test", "check", "build", "integration"))
-        facts = await self._facts(image_sizes=outcome["build"] == "passed")
-        unit = test_box.get("r")
-        report = self._report(timings, {"test_exit_code": unit.exit_code if unit else None, "outcome": outcome},
-                              facts, clock.get("wall"))
-        reports = unit.reports if unit else dag.directory()
-        dist = dag.directory().with_directory("reports", reports)
-        if outcome["build"] == "passed":
-            dist = self._artifacts(reports)
-        dist = self._with_report(dist, report).with_new_file(
-            "ci-result.json", json.dumps({"exit_code": code, "outcome": outcome}, indent=2)
-        )
-        if "r" in integration_box:  # integration.xml + timing next to the unit tests' reports
-            dist = dist.with_directory("reports", integration_box["r"].reports)
-        return CiResult(dist=dist, exit_code=code, summary=summary)
+            for part, body in parts.items():
+                tg.start_soon(guarded, part, body)
+        code = 0 if all(outcome[k] == "passed" for k in parts) else 1
+        summary = "\n".join(f"{k}: {outcome[k]}" for k in parts)
+        return CiResult(dist=await self._ci_dist(outcome, failures, timings, box, code), exit_code=code,
+                        summary=summary)
 
-    @function
+    async def _ci_dist(self, outcome: dict, failures: dict, timings: dict, box: dict, code: int) -> dagger.Directory:
+        try:
+            facts = await self._facts(image_sizes=outcome["build"] == "passed")
+        except dagger.DaggerError:
+            facts = {}
+        unit = box.get("test")
+        result = {"exit_code": code, "outcome": outcome, "failures": failures}
+        report = self._report(timings, {"test_exit_code": unit.exit_code if unit else None, "outcome": outcome,
+                                        "failures": failures}, facts, box.get("wall"))
+        reports = unit.reports if unit else dag.directory()
+        dist = self._artifacts(reports) if outcome["build"] == "passed" else dag.directory().with_directory("reports", reports)
+        dist = self._with_report(dist, report).with_new_file(CI_RESULT, json.dumps(result, indent=2))
+        if "integration" in box:  # integration.xml + timing next to the unit tests' reports
+            dist = dist.with_directory("reports", box["integration"].reports)
+        return dist
+
+    @function(cache=CACHE_POLICIES["plan"])
     def plan(self) -> str:
         """The resolved stage plan as JSON (what would run, in which order, with which caches)."""
         from pipeline.plan import resolved_plan
@@ -475,7 +613,11 @@ class FlamencoPipeline:
 
         Workers reach the manager by its hostname (`Service.with_hostname`), not
         through a binding, so there is no cycle; the manager binds the workers,
-        so starting it starts them. Every volume is a cache volume named
+        so starting it starts them. The engine starts a container's bindings before
+        the container (core/services.go StartBindings at v0.21.8), so each worker
+        first waits until the manager answers /api/v3/version with 200 and only
+        then starts flamenco-worker: the manager is up before any worker talks to
+        it (compose.dev.yml does the same with `condition: service_healthy`). Every volume is a cache volume named
         `flamenco-<volumes>-...`, owned by the runtime user; the shared storage
         is the same volume at the same path in the manager and every worker.
         """
@@ -493,7 +635,8 @@ class FlamencoPipeline:
             name = spec.worker_hostname(n)
             service = (
                 worker.with_env_variable("FLAMENCO_WORKER_NAME", name)  # distinct: identical services would merge
-                .as_service(args=["-manager", spec.MANAGER_URL], use_entrypoint=True)
+                .as_service(args=["bash", "-c", wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)
+                                  + f"\nexec {spec.APP_DIR}/flamenco-worker -manager {spec.MANAGER_URL}"])
                 .with_hostname(name)
             )
             manager = manager.with_service_binding(name, service)
@@ -503,7 +646,7 @@ class FlamencoPipeline:
     def _manager_service(manager: dagger.Container) -> dagger.Service:
         return manager.as_service(use_entrypoint=True).with_hostname(spec.MANAGER_HOSTNAME)
 
-    @function
+    @function(cache=CACHE_POLICIES["dev"])
     def dev(
         self,
         workers: Annotated[int, Doc("How many workers to start with the manager (1 to 32)")] = 1,
@@ -527,9 +670,7 @@ class FlamencoPipeline:
         d, api = spec.CHECKER_DIR, PurePosixPath(spec.OPENAPI_SPEC)
         graph = self._graph()
         ctr = (
-            dag.container()
-            .from_(self._settings().python_image)
-            .with_env_variable("STEP_TIMEOUT", str(self._settings().step_timeout))
+            graph.with_volatile(dag.container().from_(self._settings().python_image))
             .with_new_file(f"{d}/integration.py", Path(integration.__file__).read_text())
             .with_directory(f"{d}/spec", self.source.directory(str(api.parent)), include=[f"{api.stem}.*"])
             .with_(with_run(spec.CHECKER_SETUP, mounts=graph.mounts, toolchains=graph.toolchains,
@@ -537,6 +678,7 @@ class FlamencoPipeline:
             .with_mounted_cache(f"{d}/manager-data", dag.cache_volume(f"flamenco-{volumes}-manager-data"),
                                 owner=f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}")
             .with_env_variable("FLAMENCO_INTEGRATION_RUN", run)  # a fresh run: never a cached result
+            .with_directory(f"{d}/reports", dag.directory())  # reports/ exists even if the checker dies first
             .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes)))
         )
         return ctr.with_exec(
@@ -550,7 +692,7 @@ class FlamencoPipeline:
             expect=dagger.ReturnType.ANY,
         )
 
-    @function(cache="never")
+    @function(cache=CACHE_POLICIES["integration_test"])
     async def integration_test(
         self,
         workers: Annotated[int, Doc("How many workers must register and sign on (1 to 32)")] = 3,

@@ -25,6 +25,8 @@ HEADER = """\
 # Targets: manager, worker, reports (export: --output type=local,dest=DIR), binaries, check.
 # Extra CA bundle (corporate TLS proxy): --secret id=extra_ca,src=/path/ca.pem (never stored in a layer).
 # Private Go modules: --secret id=go_netrc,src=$HOME/.netrc (mounted at /root/.netrc for Go steps only).
+# Step time limit (default 900 s): STEP_TIMEOUT=600 ... --secret id=step_timeout,env=STEP_TIMEOUT
+# (a secret, not a build arg, so changing it invalidates no cached step).
 """
 
 
@@ -51,7 +53,8 @@ DOCKER_TOOLCHAINS = {"go": "${GO_VERSION}", "node": "${NODE_MAJOR}"}
 
 def _run(step: spec.Run) -> list[str]:
     mounts = [_cache_mount(c) for c in step.caches]
-    mounts += [f"--mount=type=secret,id={sid},target={spec.SECRET_MOUNTS[sid]}" for sid in step.mounts]
+    ids = step.mounts + (() if step.timeout else ("step_timeout",))  # STEP_TIMEOUT: a secret, in no cache key
+    mounts += [f"--mount=type=secret,id={sid},target={spec.SECRET_MOUNTS[sid]}" for sid in ids]
     lines = [f"# step: {step.name}", *_comment(step.script)]
     argv = json.dumps(["sh", "-c", spec.step_script(step)])
     lines.append("RUN " + " ".join(mounts + [argv]) if mounts else f"RUN {argv}")
@@ -82,9 +85,6 @@ def _stage(st: spec.Stage) -> list[str]:
         if value.startswith("${") and value[2:-1] not in args:
             args.append(value[2:-1])
     args += [p for p in st.params if p not in args]
-    has_run = any(isinstance(s, spec.Run) for s in st.steps)
-    if has_run:
-        args.append("STEP_TIMEOUT")
     caches = [c for s in st.steps if isinstance(s, spec.Run) for c in s.caches]
     if any(c.toolchain == "go" for c in caches):
         lines.append(f"ARG GO_VERSION={spec.DEFAULT_GO_VERSION}")

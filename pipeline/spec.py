@@ -27,7 +27,10 @@ CA_SECRET_PATH = "/run/secrets/extra_ca"  # where the optional extra CA bundle i
 NETRC_PATH = "/root/.netrc"  # where the optional netrc for private Go modules is mounted
 # Optional per-step mounts: Dagger File/Secret mounts, BuildKit `--mount=type=secret`.
 # Mounted for the step only, so they never land in a layer, an image or a cache key.
-SECRET_MOUNTS = {"extra_ca": CA_SECRET_PATH, "go_netrc": NETRC_PATH}
+# `step_timeout` carries STEP_TIMEOUT in the Docker lane: a secret is in no cache key, so
+# changing --step-timeout re-runs nothing (the Dagger lane uses a volatile variable instead).
+STEP_TIMEOUT_PATH = "/run/secrets/step_timeout"
+SECRET_MOUNTS = {"extra_ca": CA_SECRET_PATH, "go_netrc": NETRC_PATH, "step_timeout": STEP_TIMEOUT_PATH}
 APP_DIR = "/opt/flamenco"  # binaries; Flamenco resolves its local storage next to the exe
 DATA_DIR = "/var/lib/flamenco"  # CWD of both apps: their config files and databases
 SHARED_STORAGE = "/srv/flamenco/shared"  # must be the same path on manager and workers
@@ -51,7 +54,12 @@ SOURCE_EXCLUDES = (
     "flamenco-worker",
     "flamenco-manager.exe",
     "flamenco-worker.exe",
+    "repro.json",  # written by `flamenco-pipeline repro --record` (CI, Flamenco's own repo: --source=.)
 )
+# Dagger `Ignore` on the module's `source` argument: the same, applied when the CLI uploads
+# the directory, so what the pipeline writes into a checkout (dist/, repro.json) never changes
+# the source's digest. `.git` stays: the stamp's hash is read from .git/HEAD.
+SOURCE_IGNORE = tuple(p for p in SOURCE_EXCLUDES if p != ".git")
 
 
 @dataclass(frozen=True)
@@ -104,6 +112,9 @@ class Run:
     network: bool = False  # may download: gets the extra CA and a bounded time
     timeout: int | None = None  # seconds; None = the step_timeout setting
     keep_going: bool = False  # a non-zero exit still yields the container (test reports)
+    # keep-going steps: where the exit code goes when the step is stopped before writing it
+    # (a timeout), so the stage still succeeds and its reports come back in both lanes
+    exit_code_file: str | None = None
     secrets: tuple[str, ...] = ()  # extra SECRET_MOUNTS ids for this step (network adds extra_ca)
 
     @property
@@ -149,13 +160,19 @@ def step_script(step: Run) -> str:
     """The exact `sh -c` script both lanes run for a step."""
     inner = "set -e\n" + step.script
     quoted = "'" + inner.replace("'", "'\"'\"'") + "'"
-    limit = str(step.timeout) if step.timeout else "${STEP_TIMEOUT:-900}"
+    # STEP_TIMEOUT is a run-time value, never a build input: the Dagger lane gives it as a
+    # volatile variable, the Docker lane as the `step_timeout` secret file; 900 s otherwise.
+    limit = str(step.timeout) if step.timeout else "${limit:-900}"
+    read_limit = [] if step.timeout else [f'limit="${{STEP_TIMEOUT:-$(cat {STEP_TIMEOUT_PATH} 2>/dev/null || true)}}"']
     lines = [
         "set -e",
+        *read_limit,
         *(CA_PRELUDE.splitlines() if step.network else []),
         f"timeout -k 10 {limit} sh -c {quoted} || {{ rc=$?; "
         f"if [ $rc -eq 124 ] || [ $rc -eq 137 ]; then echo \"flamenco-pipeline: step '{step.name}' took longer than {limit}s and was stopped\" >&2; fi; "
-        "exit $rc; }",
+        + (f'mkdir -p "$(dirname {step.exit_code_file})"; [ -s {step.exit_code_file} ] || echo $rc > {step.exit_code_file}; exit 0; '
+           if step.keep_going and step.exit_code_file else "")
+        + "exit $rc; }",
     ]
     return "\n".join(lines)
 
@@ -472,7 +489,8 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "test", "verify", "go test through gotestsum: JUnit XML, JSON and coverage in /reports.",
         parent="go-source",
-        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True),),
+        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True,
+                   exit_code_file=f"{REPORTS}/exit-code"),),
         outputs=(REPORTS,),
     ),
     Stage(

@@ -25,6 +25,19 @@ def engine_gone(field: str, chain: list[Call]) -> Any:
     raise dagger.TransportError("connection to the engine was lost (fake engine)")
 
 
+ENGINE_PLATFORM = "linux/amd64"
+PLATFORM_FIELDS = ("defaultPlatform", "platform")
+RESOLVED_COMMIT = "cf286e71" + "0" * 32  # what `git(url).ref(name).commit` resolves to
+
+
+def platform_answer(chain: list[Call]) -> str:
+    """What any engine answers, before anything can fail: its own platform (`defaultPlatform`,
+    asked by create) or a container's (`platform`, asked by the platform check): the one the
+    container was asked for, as an engine does for multi-platform images."""
+    made = [c for c in chain if c.name == "container"]
+    return dagger.Platform(str((made[0].args.get("platform") if made else None) or ENGINE_PLATFORM))
+
+
 class FakeEngine:
     def __init__(self, answer: Answer = engine_gone):
         self.answer = answer
@@ -42,6 +55,10 @@ class FakeEngine:
         async def execute(ctx: Context, return_type=None):
             chain = [Call(f.type_name, f.name, dict(f.args)) for f in ctx.selections]
             engine.queries.append(chain)
+            if chain[-1].name in PLATFORM_FIELDS:
+                return platform_answer(chain)
+            if [c.name for c in chain[-2:]] == ["ref", "commit"]:  # create resolves --git-ref once
+                return RESOLVED_COMMIT
             return engine.answer(chain[-1].name, chain)
 
         monkeypatch.setattr(dagger, "connection", connection)

@@ -110,7 +110,9 @@ def test_actionlint_catches_a_broken_expression(tmp_path):
 
 # --- one set of command lines ---------------------------------------------------------------------
 def _dagger_lines(script: str) -> list[str]:
-    return [ln.strip() for ln in script.splitlines() if re.match(r"\s*dagger\s+(-m\s+\S+\s+)?call\b", ln)]
+    """The job's lines: every `dagger call` and the verdict read from the export."""
+    pattern = r"\s*(dagger\s+(-m\s+\S+\s+)?call\b|flamenco-pipeline\s+verdict\b)"
+    return [ln.strip() for ln in script.splitlines() if re.match(pattern, ln)]
 
 
 def _record_args(script: str) -> list[str]:
@@ -163,7 +165,7 @@ def test_readme_github_and_gitlab_run_the_same_dagger_call_lines():
 def test_flamenco_repo_variant_uses_the_checkout_as_source():
     lines, records, actions = github_invocations(GITHUB["flamenco-repo"])
     assert lines == list(cc.FLAMENCO_REPO_JOB.lines)
-    assert all(line.split()[2] == "--source=." for line in lines)
+    assert all(line.split()[2] == "--source=." for line in lines if line.startswith("dagger "))
     assert records == [cc.FLAMENCO_REPO_JOB.calls[0]]
     doc = load(GITHUB["flamenco-repo"])
     module = doc["env"]["FLAMENCO_PIPELINE_MODULE"]
@@ -184,18 +186,23 @@ def test_no_other_dagger_call_lines_anywhere_in_ci_files():
         assert line in allowed
 
 
+def _version(v: str) -> tuple[int, ...]:
+    return tuple(int(x) for x in v.removeprefix("v").split("."))
+
+
 def test_dagger_versions_agree_everywhere():
     engine = json.loads((ROOT / "dagger.json").read_text())["engineVersion"]
     sdk_pin = (ROOT / "constraints" / "engine.txt").read_text().strip()
-    assert engine == f"v{cc.DAGGER_VERSION}"
+    assert engine == f"v{cc.MIN_ENGINE_VERSION}", "engineVersion is the lowest supported engine"
+    assert _version(cc.MIN_ENGINE_VERSION) <= _version(cc.DAGGER_VERSION)
     assert sdk_pin == f"dagger-io=={cc.DAGGER_VERSION}"
     for name in ("pipeline", "flamenco-repo"):
         _, _, actions = github_invocations(GITHUB[name])
-        assert len(actions) == 2
+        assert len(actions) == 1, "one dagger call per job: the verdict reads its export"
         for step in actions:
             assert step["uses"] == cc.DAGGER_ACTION
             assert step["with"]["version"] == cc.DAGGER_VERSION
-            assert step["with"]["engine-stop"] is False
+            assert "engine-stop" not in step["with"], "a deprecated no-op in dagger-for-github v8.3.0"
     gl = load(GITLAB)
     assert gl[".dagger"]["variables"]["DAGGER_VERSION"] == cc.DAGGER_VERSION
     assert any('DAGGER_VERSION="$DAGGER_VERSION"' in s for s in gl[".dagger"]["before_script"])
@@ -223,7 +230,9 @@ def test_github_pipeline_summary_artifacts_and_failure_line():
     assert "flamenco-pipeline repro repro.json" in failure[0]["run"].splitlines()[0]
     # the record step comes before the call it records; the verdict comes last among the calls
     names = [s.get("name", s.get("uses")) for s in steps]
-    assert names.index("Record repro.json") < names.index("dagger call ci, export dist/") < names.index("dagger call ci verdict")
+    verdict = names.index("ci verdict (from dist/ci-result.json)")
+    assert names.index("Record repro.json") < names.index("dagger call ci, export dist/") < verdict
+    assert steps[verdict]["run"] == cc.VERDICT
 
 
 def test_test_workflow_runs_the_readme_test_command():
@@ -245,7 +254,9 @@ def test_gitlab_dind_tls_junit_and_artifacts():
     assert art["when"] == "always"
     assert {"dist/images/", "dist/reports/", cc.REPRO_JSON} <= set(art["paths"])
     assert gl["ci"]["extends"] == [".dagger"] and gl[".dagger"]["extends"] == [".docker"]
-    assert cc.SUMMARY in gl["ci"]["script"]
+    assert cc.GITLAB_SUMMARY in gl["ci"]["script"]
+    script = gl["ci"]["script"]
+    assert script.index(cc.GITLAB_SUMMARY) < script.index(cc.VERDICT)
     assert any(cc.PRINT_REPRO in s for s in gl["ci"]["after_script"])
 
 
@@ -285,13 +296,14 @@ def test_gitlab_runner_host_opt_in(value):
 # --- house rules and the lazily loaded commands -------------------------------------------------------
 def test_lazily_loaded_commands_load_and_keep_help_light():
     ctx = main.make_context("flamenco-pipeline", ["--help"], resilient_parsing=True)
-    for name in ("repro", "summary"):
+    for name in ("repro", "summary", "verdict"):
         cmd = main.get_command(ctx, name)
         assert cmd is not None and cmd.name == name
         r = CliRunner().invoke(main, [name, "--help"])
         assert r.exit_code == 0 and "Usage:" in r.output, r.output
     code = ("import sys; from click.testing import CliRunner; from pipeline.cli import main; "
             "r = CliRunner().invoke(main, ['repro', '--help']); assert r.exit_code == 0, r.output; "
+            "r = CliRunner().invoke(main, ['verdict', '--help']); assert r.exit_code == 0, r.output; "
             "print('dagger' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True, cwd=ROOT)
     assert out.stdout.split() == ["False"]
@@ -299,10 +311,32 @@ def test_lazily_loaded_commands_load_and_keep_help_light():
 
 def test_ci_workspace_outputs_stay_out_of_the_module_source():
     """CI clones Flamenco and exports dist/ inside the module's directory: neither may be
-    uploaded as module source (slow, and a changed module would miss the function cache
-    that answers the `ci verdict` line)."""
+    uploaded as module source (slow, and every change of the module source is a new module
+    to the engine: its install layers re-run)."""
     include = json.loads((ROOT / "dagger.json").read_text())["include"]
     for path in (cc.PIPELINE_REPO_SOURCE, cc.EXPORT_DIR, cc.REPRO_JSON):
         assert f"!{path}" in include, path
     ignored = (ROOT / ".gitignore").read_text().splitlines()
     assert f"/{cc.PIPELINE_REPO_SOURCE}/" in ignored and f"/{cc.REPRO_JSON}" in ignored
+
+
+# --- the verdict line, executed on files like the export writes --------------------------------------
+@pytest.mark.parametrize(("content", "code", "says"), [
+    (None, 1, "does not exist: the `ci … export` step did not finish"),
+    ("{not json", 1, "is not JSON"),
+    ('{"exit_code": "0", "outcome": {}}', 1, "no integer exit_code"),
+    ('{"exit_code": 0, "outcome": {"test": "passed", "check": "passed"}}', 0, "test: passed\ncheck: passed"),
+    ('{"exit_code": 1, "outcome": {"test": "failed (go test exit 1)"}}', 1, "test: failed (go test exit 1)"),
+])
+def test_verdict_reads_only_what_ci_wrote(tmp_path, monkeypatch, content, code, says):
+    monkeypatch.chdir(tmp_path)
+    path = tmp_path / cc.EXPORT_DIR / cc.CI_RESULT
+    if content is not None:
+        path.parent.mkdir()
+        path.write_text(content)
+    r = subprocess.run(shlex.split(cc.VERDICT), capture_output=True, text=True, cwd=tmp_path,
+                       env={**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"})
+    assert r.returncode == code, r.stdout + r.stderr
+    assert says in r.stdout + r.stderr
+    if code and content is None:
+        assert len(r.stderr.strip().splitlines()) == 1, "one line, no traceback"

@@ -18,7 +18,8 @@ from pipeline.settings import HOST_OBJECTS, SETTINGS, Settings
 from tests.conftest import FIXTURE
 from tests.fake_engine import FakeEngine
 
-# Every fact given, so create needs no engine call of its own (no file read, no git ref).
+# Every fact given, so create reads no file; its only engine questions (its platform, the
+# git ref's commit) are answered by the fake engine as any engine would.
 FACTS = ["--go-version", "1.26.2", "--version", "3.9-beta1", "--git-hash", "cf286e71", "--release-cycle", "beta"]
 # Non-default values for settings that only a few functions read: they must still arrive.
 CUSTOM = ["--registry", "registry.example/studio", "--manager-image-name", "studio-manager",

@@ -22,7 +22,7 @@ import anyio
 import pytest
 
 from pipeline import integration, spec
-from tests.conftest import ROOT, STAMP, make_pipeline
+from tests.conftest import answer_platforms, ROOT, STAMP, make_pipeline
 from tests.querychain import cache_key, calls, chain
 
 OWNER = f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}"
@@ -83,8 +83,12 @@ def test_dev_binds_exactly_n_distinct_workers(pipeline, workers):
 
 
 def test_workers_reach_the_manager_by_hostname_without_a_binding_cycle(pipeline):
+    from pipeline.main import wait_for_manager
+
     for svc in bindings(pipeline.dev(3)).values():
-        assert as_service(svc) == {"args": ["-manager", spec.MANAGER_URL], "useEntrypoint": True}
+        wait = wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)
+        assert as_service(svc) == {"args": ["bash", "-c", f"{wait}\nexec {spec.APP_DIR}/flamenco-worker "
+                                            f"-manager {spec.MANAGER_URL}"]}, "waits for the manager, then starts"
         assert urlsplit(spec.MANAGER_URL).hostname == spec.MANAGER_HOSTNAME
         assert not calls(svc, "withServiceBinding"), "a worker bound to the manager would be a cycle"
 
@@ -269,6 +273,7 @@ def test_ci_runs_the_integration_test_and_merges_its_reports(monkeypatch, integr
     monkeypatch.setattr(FlamencoPipeline, "integration_test", fake_integration)
     monkeypatch.setattr(FlamencoPipeline, "_evaluate", fake_evaluate)
     monkeypatch.setattr(FlamencoPipeline, "_facts", fake_facts, raising=False)
+    answer_platforms(monkeypatch)
     result = anyio.run(make_pipeline().ci)
     assert called == [3], "ci runs the integration test once, with the default 3 workers"
     lines = result.summary.splitlines()

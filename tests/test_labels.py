@@ -24,7 +24,8 @@ def _stage_lines(name: str) -> list[str]:
 @pytest.mark.parametrize("name", spec.RUNTIME_STAGES)
 def test_guard_runs_after_the_stages_own_steps_and_before_it_waits_for_the_app(name):
     lines = _stage_lines(name)
-    guard = lines.index(f"RUN {json.dumps(['sh', '-c', spec.step_script(spec.LABEL_GUARD)])}")
+    argv = json.dumps(['sh', '-c', spec.step_script(spec.LABEL_GUARD)])
+    guard = next(i for i, line in enumerate(lines) if line.startswith("RUN ") and line.endswith(argv))
     copy_app = next(i for i, line in enumerate(lines) if line.startswith("COPY --from=app "))
     last_own_run = max(i for i, line in enumerate(lines[:guard]) if line.startswith("RUN "))
     label = next(i for i, line in enumerate(lines) if line.startswith("LABEL "))

@@ -32,8 +32,12 @@ def typedefs():
 def test_dagger_json_and_pyproject_agree_with_the_runtime_rules():
     dj = json.loads((ROOT / "dagger.json").read_text())
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    from pipeline.ci_commands import MIN_ENGINE_VERSION
+
     pin = (ROOT / "constraints/engine.txt").read_text().split("==")[1].strip()
-    assert dj["engineVersion"] == f"v{pin}", "engineVersion must equal the dagger-io version tests pin"
+    assert dj["engineVersion"] == f"v{MIN_ENGINE_VERSION}", "engineVersion is the lowest engine we support"
+    lowest = tuple(int(x) for x in MIN_ENGINE_VERSION.split("."))
+    assert lowest <= tuple(int(x) for x in pin.split(".")), "tests run an SDK at least as new as engineVersion"
     assert dj["sdk"]["source"] == "python" and dj["source"] == "."
     assert "!tests/fixtures" in dj["include"]
     rp = py["project"]["requires-python"]
@@ -75,3 +79,47 @@ def test_constructor_takes_the_settings(typedefs):
 
     assert {"source", "goproxy", "gosumdb", "ca_cert", "platforms", "git_ref"} <= args
     assert args <= set(Settings.model_fields), "every constructor argument is a validated setting"
+
+
+def _policy(fn: dict) -> str | None:
+    return fn["cache_policy"]
+
+
+def test_every_function_declares_its_cache_policy(typedefs):
+    """No function falls back to the engine's 7-day default; `ci` and the farm test always run."""
+    from pipeline.main import CACHE_POLICIES
+
+    expected_enum = {"never": "Never", "session": "PerSession"}
+    main = next(o for o in typedefs if o["name"] == "FlamencoPipeline")
+    fns = {f["name"]: f for f in main["functions"] if not f["constructor"]}
+    assert set(fns) == set(CACHE_POLICIES), "CACHE_POLICIES lists exactly the registered functions"
+    for name, fn in fns.items():
+        assert _policy(fn) == expected_enum[CACHE_POLICIES[name]], name
+    assert {n for n, p in CACHE_POLICIES.items() if p == "never"} == {"ci", "integration_test", "publish"}
+    for obj in ("TestResult", "CiResult"):
+        for fn in next(o for o in typedefs if o["name"] == obj)["functions"]:
+            assert _policy(fn) == "PerSession", f"{obj}.{fn['name']}"
+
+
+def test_the_constructor_is_per_session_through_dagger_json(typedefs):
+    """The SDK registers the constructor without a policy (it cannot take one), so only
+    dagger.json's disableDefaultFunctionCaching keeps `create` from replaying an old
+    git-ref resolution for 7 days (core/typedef.go derivedCachePolicy)."""
+    main = next(o for o in typedefs if o["name"] == "FlamencoPipeline")
+    (ctor,) = [f for f in main["functions"] if f["constructor"]]
+    assert ctor["cache_policy"] is None
+    assert json.loads((ROOT / "dagger.json").read_text())["disableDefaultFunctionCaching"] is True
+
+
+def test_source_argument_ignores_what_the_pipeline_writes(typedefs):
+    from pipeline import ci_commands as cc
+    from pipeline import spec
+
+    main = next(o for o in typedefs if o["name"] == "FlamencoPipeline")
+    (ctor,) = [f for f in main["functions"] if f["constructor"]]
+    (source,) = [a for a in ctor["args"] if a["name"] == "source"]
+    ignore = source["ignore"]
+    assert ignore == list(spec.SOURCE_IGNORE)
+    for written in (cc.EXPORT_DIR, cc.REPRO_JSON, "**/node_modules"):
+        assert written in ignore and written in spec.SOURCE_EXCLUDES, written
+    assert ".git" not in ignore, "the stamp's hash is read from .git/HEAD"

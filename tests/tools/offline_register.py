@@ -6,7 +6,7 @@ point (dagger.mod.cli.load_module), builds the type definitions with the SDK's
 own Module._typedefs, and replaces only the final `Module.id()` (the one call
 that needs an engine) with a capture of the lazy query. Prints JSON:
 {"objects": [{"name", "description", "functions": [{"name", "description",
-"args": [{"name", "description"}]}]}]}.
+"args": [{"name", "description", "ignore"}], "cache_policy"}]}]}.
 """
 
 import json
@@ -31,14 +31,18 @@ def _chain(obj):
 
 
 def _function(fn_obj):
-    out = {"name": None, "description": None, "args": []}
+    out = {"name": None, "description": None, "args": [], "cache_policy": None}
     for name, args in _chain(fn_obj):
         if name == "function":
             out["name"] = args["name"]
         elif name == "withDescription":
             out["description"] = args["description"]
+        elif name == "withCachePolicy":
+            policy = args["policy"]
+            out["cache_policy"] = getattr(policy, "value", policy)
         elif name == "withArg":
-            out["args"].append({"name": args["name"], "description": args.get("description")})
+            out["args"].append({"name": args["name"], "description": args.get("description"),
+                                "ignore": args.get("ignore")})
     return out
 
 
