@@ -15,7 +15,7 @@ import anyio
 import dagger
 from dagger import Doc, dag, function, object_type
 
-from pipeline import spec
+from pipeline import farm_config, spec
 from pipeline.errors import BuildFailed, UsageError
 from pipeline.dagger_stages import StageGraph
 from pipeline.results import CiResult, TestResult
@@ -36,6 +36,17 @@ def _doc(name: str) -> str:
 def _default(name: str):
     """An argument's default: the setting's own default (pipeline.settings)."""
     return setting(name).default
+
+
+def _with_farm_config(kind: str):
+    """The farm's generated config file for `kind`, as the env variable its start command writes out."""
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        for name, value in farm_config.environment(kind).items():
+            ctr = ctr.with_env_variable(name, value)
+        return ctr
+
+    return apply
 
 
 async def _read(source: dagger.Directory, path: str) -> str | None:
@@ -484,16 +495,17 @@ class FlamencoPipeline:
         shared = dag.cache_volume(f"flamenco-{volumes}-shared-storage")
         manager = (
             self.manager()
+            .with_(_with_farm_config("manager"))
             .with_mounted_cache(spec.DATA_DIR, dag.cache_volume(f"flamenco-{volumes}-manager-data"), owner=owner)
             .with_mounted_cache(spec.MANAGER_STORAGE, dag.cache_volume(f"flamenco-{volumes}-manager-storage"), owner=owner)
             .with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
         )
-        worker = self.worker().with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
+        worker = self.worker().with_(_with_farm_config("worker")).with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
         for n in range(1, workers + 1):
             name = spec.worker_hostname(n)
             service = (
                 worker.with_env_variable("FLAMENCO_WORKER_NAME", name)  # distinct: identical services would merge
-                .as_service(args=["-manager", spec.MANAGER_URL], use_entrypoint=True)
+                .as_service(args=farm_config.start_command("worker"))  # manager_url: flamenco-worker.yaml
                 .with_hostname(name)
             )
             manager = manager.with_service_binding(name, service)
@@ -501,7 +513,7 @@ class FlamencoPipeline:
 
     @staticmethod
     def _manager_service(manager: dagger.Container) -> dagger.Service:
-        return manager.as_service(use_entrypoint=True).with_hostname(spec.MANAGER_HOSTNAME)
+        return manager.as_service(args=farm_config.start_command("manager")).with_hostname(spec.MANAGER_HOSTNAME)
 
     @function
     def dev(
@@ -546,7 +558,7 @@ class FlamencoPipeline:
              "--stamp-version", self.version, "--stamp-hash", self.git_hash,
              "--stamp-release-cycle", self.release_cycle,
              "--junit", f"{d}/reports/{spec.INTEGRATION_REPORTS[0]}",
-             "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}"],
+             "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}", *farm_config.checker_args()],
             expect=dagger.ReturnType.ANY,
         )
 
@@ -558,8 +570,10 @@ class FlamencoPipeline:
         """Start the built manager and N workers as services and check them (JUnit in reports/integration.xml).
 
         Checks: the manager becomes healthy, /api/v3/version reports the built version, hash and extended version,
-        the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, every worker
-        signs on, the database exists with its migrations applied, /app/ serves HTML. Never cached.
+        the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, the manager
+        is configured (no setup assistant), every worker signs on, one echo-sleep-test job per
+        worker completes with its tasks spread over the workers and the echo in its task log, the
+        database exists with its migrations applied, /app/ serves HTML. Never cached.
         """
         import uuid
 

@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from pipeline import integration, spec
+from pipeline import farm_config, integration, spec
 from tests.conftest import ROOT, STAMP, make_pipeline
 from tests.querychain import cache_key, calls, chain
 
@@ -61,8 +61,11 @@ def entrypoint(obj) -> list[str]:
 def test_dev_is_the_manager_on_8080_with_hostname_manager(pipeline):
     svc = pipeline.dev()
     assert hostname(svc) == spec.MANAGER_HOSTNAME == "manager"
-    assert as_service(svc) == {"useEntrypoint": True}, "the image's own entrypoint, no extra args"
-    assert entrypoint(svc) == [f"{spec.APP_DIR}/flamenco-manager"]
+    assert as_service(svc) == {"args": farm_config.start_command("manager")}, "writes its config, then execs"
+    assert farm_config.start_command("manager")[-1].endswith(f"exec {spec.APP_DIR}/flamenco-manager")
+    assert entrypoint(svc) == [f"{spec.APP_DIR}/flamenco-manager"], "the image itself is unchanged"
+    envs = {c.args["name"]: c.args["value"] for c in calls(svc, "withEnvVariable")}
+    assert envs["FLAMENCO_MANAGER_YAML"] == farm_config.manager_yaml()
     assert [c.args["port"] for c in calls(svc, "withExposedPort")] == [spec.MANAGER_PORT] == [8080]
     assert (urlsplit(spec.MANAGER_URL).hostname, urlsplit(spec.MANAGER_URL).port) == ("manager", 8080)
 
@@ -84,7 +87,10 @@ def test_dev_binds_exactly_n_distinct_workers(pipeline, workers):
 
 def test_workers_reach_the_manager_by_hostname_without_a_binding_cycle(pipeline):
     for svc in bindings(pipeline.dev(3)).values():
-        assert as_service(svc) == {"args": ["-manager", spec.MANAGER_URL], "useEntrypoint": True}
+        assert as_service(svc) == {"args": farm_config.start_command("worker")}
+        envs = {c.args["name"]: c.args["value"] for c in calls(svc, "withEnvVariable")}
+        assert envs["FLAMENCO_WORKER_YAML"] == farm_config.worker_yaml(), "manager_url comes from the config"
+        assert f'manager_url: "{spec.MANAGER_URL}"' in envs["FLAMENCO_WORKER_YAML"]
         assert urlsplit(spec.MANAGER_URL).hostname == spec.MANAGER_HOSTNAME
         assert not calls(svc, "withServiceBinding"), "a worker bound to the manager would be a cycle"
 
@@ -127,7 +133,9 @@ def test_checker_runs_the_modules_own_script_against_the_farm(pipeline):
     last = chain(ctr)[-1]
     assert last.name == "withExec" and last.args["expect"] == "ANY", "failed checks still return reports"
     argv = last.args["args"]
-    opts = dict(zip(argv[2::2], argv[3::2]))
+    assert argv[-1] == "--expect-shaman" and argv[-3:-1] == ["--shared-storage", spec.SHARED_STORAGE]
+    assert argv[-3:] == farm_config.checker_args()
+    opts = dict(zip(argv[2:-3:2], argv[3:-3:2]))
     assert argv[:2] == ["python3", f"{d}/integration.py"]
     assert opts == {
         "--manager": spec.MANAGER_URL, "--workers": "3", "--spec": f"{d}/spec/flamenco-openapi.yaml",
@@ -228,7 +236,12 @@ def test_compose_farm_uses_the_same_hostname_and_manager_url():
 
     doc = yaml.safe_load((ROOT / "compose.dev.yml").read_text())
     assert spec.MANAGER_HOSTNAME in doc["services"]
-    assert doc["services"]["worker"]["command"] == ["-manager", spec.MANAGER_URL]
+    for kind in ("manager", "worker"):
+        service = doc["services"][spec.MANAGER_HOSTNAME if kind == "manager" else kind]
+        assert service["entrypoint"] == farm_config.start_command(kind), "the same start command as Dagger's"
+        assert service["environment"] == farm_config.environment(kind), (
+            f"compose.dev.yml's copy of {farm_config.CONFIG_FILE[kind]} differs from pipeline/farm_config.py")
+        assert "command" not in service
 
 
 # --------------------------------------------------------------------------- #
