@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from pipeline import integration, spec
+from pipeline import farm_config, integration, spec
 
 from .conftest import STAMP
 from .engine import run_docker, timed
@@ -46,7 +46,7 @@ def check_farm(farm: Farm, context: Path, workers: int, started_at: float, out: 
          "--stamp-version", stamp_version, "--stamp-hash", STAMP.git_hash,
          "--stamp-release-cycle", STAMP.release_cycle,
          "--junit", str(junit), "--timing", str(out / spec.INTEGRATION_REPORTS[1]),
-         "--started-at", str(started_at), "--timeout", "90"],
+         "--started-at", str(started_at), "--timeout", "90", "--job-timeout", "120", *farm_config.checker_args()],
         capture_output=True, text=True, timeout=180,
     )
     print(proc.stdout, end="")
@@ -78,10 +78,13 @@ def test_integration_checks_pass_on_the_compose_farm(default_build, workers, tmp
         started = up(farm, workers)
         proc, cases = check_farm(farm, default_build.context, workers, started, tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert list(cases) == list(integration.CHECKS)
+        assert [k for k in cases if not k.startswith("echo_sleep_job_")] == list(integration.CHECKS)
+        assert [k for k in cases if k.startswith("echo_sleep_job_")] == [f"echo_sleep_job_{n}" for n in
+                                                                       range(1, workers + 1)], "one job per worker"
         assert {k: v for k, v in cases.items() if v[0] != "passed"} == {}
         (line,) = [x for x in proc.stdout.splitlines() if x.startswith("integration: ")]
         assert line.startswith(f"integration: {workers} workers up and signed on in ")
+        assert f"; {workers} echo-sleep jobs completed in " in line
         lane_log(f"compose farm, {workers} worker(s): {line}")
         assert (tmp_path / spec.INTEGRATION_REPORTS[1]).read_text().strip() == line
     finally:
