@@ -103,7 +103,9 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         manager_log = farm.compose("logs", "--no-color", "manager").stdout
         assert "first run" not in manager_log, manager_log[-2000:]
 
-        # a job that the workers finish, spread over them when there are several
+        # a job that the workers finish, spread over them (test_integration.py runs one per worker, with JUnit)
+        if workers == 1:
+            return
         job_t0 = time.monotonic()
         checker = integration.Checker(integration.Config(
             f"http://127.0.0.1:{farm.port}/", workers, ROOT / "tests/fixtures/flamenco-mini" / spec.OPENAPI_SPEC,
@@ -111,8 +113,7 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         message, _ = checker.check_jobs_completed()
         (job,) = checker.farm.jobs
         ran_on = {(t.get("worker") or {}).get("id") for t in job.tasks}
-        if workers > 1:
-            assert len(ran_on) > 1, f"one worker ran the whole job: {job.tasks}"
+        assert len(ran_on) > 1, f"one worker ran the whole job: {job.tasks}"
         assert checker.check_task_logs()[0].startswith("every echo task's log holds its message")
         lane_log(f"compose farm with {workers} worker(s): one echo-sleep job ({len(job.tasks)} tasks on "
                  f"{len(ran_on)} worker(s)) completed in {job.seconds:.1f}s (checked in {time.monotonic() - job_t0:.1f}s)")
