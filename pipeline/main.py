@@ -359,7 +359,8 @@ class FlamencoPipeline:
         g = self._graph()
         targets: dict[str, object] = {}
         for st in spec.STAGES:
-            if st.tier in ("verify",) or (st.name == "sbom-build" and not self._settings().sbom):
+            if st.tier in ("verify",) or (st.name == "sbom-build" and not self._settings().sbom) \
+                    or st.name == "worker-blender":  # built only for a farm that asks for it (dev/integration_test)
                 continue
             if st.platform == "target":
                 for p in self._settings().platforms:
@@ -481,7 +482,7 @@ class FlamencoPipeline:
             )
         return workers
 
-    def _farm(self, workers: int, volumes: str) -> dagger.Container:
+    def _farm(self, workers: int, volumes: str, worker_blender: bool = False) -> dagger.Container:
         """The manager container with its volumes, bound to N worker services.
 
         Workers reach the manager by its hostname (`Service.with_hostname`), not
@@ -500,7 +501,8 @@ class FlamencoPipeline:
             .with_mounted_cache(spec.MANAGER_STORAGE, dag.cache_volume(f"flamenco-{volumes}-manager-storage"), owner=owner)
             .with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
         )
-        worker = self.worker().with_(_with_farm_config("worker")).with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
+        image = self._runtime("worker-blender", None) if worker_blender else self.worker()
+        worker = image.with_(_with_farm_config("worker")).with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
         for n in range(1, workers + 1):
             name = spec.worker_hostname(n)
             service = (
@@ -519,15 +521,16 @@ class FlamencoPipeline:
     def dev(
         self,
         workers: Annotated[int, Doc("How many workers to start with the manager (1 to 32)")] = 1,
+        worker_blender: Annotated[bool, Doc("Workers from the worker-blender image (Debian's Blender on PATH)")] = False,
     ) -> dagger.Service:
         """A local farm: the manager (hostname `manager`, port 8080) with N workers on shared storage.
 
         `dagger call dev --workers 3 up --ports 8080:8080`, then open http://localhost:8080/.
         The manager's data and the shared storage persist in cache volumes `flamenco-dev-*`.
         """
-        return self._manager_service(self._farm(workers, "dev"))
+        return self._manager_service(self._farm(workers, "dev", worker_blender))
 
-    def _integration_checker(self, workers: int, run: str) -> dagger.Container:
+    def _integration_checker(self, workers: int, run: str, worker_blender: bool = False) -> dagger.Container:
         """The checker container bound to a fresh farm, running pipeline/integration.py (lazy)."""
         from pathlib import Path, PurePosixPath
 
@@ -549,7 +552,7 @@ class FlamencoPipeline:
             .with_mounted_cache(f"{d}/manager-data", dag.cache_volume(f"flamenco-{volumes}-manager-data"),
                                 owner=f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}")
             .with_env_variable("FLAMENCO_INTEGRATION_RUN", run)  # a fresh run: never a cached result
-            .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes)))
+            .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes, worker_blender)))
         )
         return ctr.with_exec(
             ["python3", f"{d}/integration.py",
@@ -566,6 +569,7 @@ class FlamencoPipeline:
     async def integration_test(
         self,
         workers: Annotated[int, Doc("How many workers must register and sign on (1 to 32)")] = 3,
+        worker_blender: Annotated[bool, Doc("Workers from the worker-blender image (Debian's Blender on PATH)")] = False,
     ) -> TestResult:
         """Start the built manager and N workers as services and check them (JUnit in reports/integration.xml).
 
@@ -577,7 +581,7 @@ class FlamencoPipeline:
         """
         import uuid
 
-        ctr = self._integration_checker(workers, uuid.uuid4().hex[:12])
+        ctr = self._integration_checker(workers, uuid.uuid4().hex[:12], worker_blender)
         code = await ctr.exit_code()
         return TestResult(reports=ctr.directory(f"{spec.CHECKER_DIR}/reports"), exit_code=code)
 

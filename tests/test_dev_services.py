@@ -95,6 +95,16 @@ def test_workers_reach_the_manager_by_hostname_without_a_binding_cycle(pipeline)
         assert not calls(svc, "withServiceBinding"), "a worker bound to the manager would be a cycle"
 
 
+def test_worker_blender_farm_uses_the_blender_worker_stage(pipeline):
+    plain = bindings(pipeline.dev(2))["worker-1"]
+    blender = bindings(pipeline.dev(2, worker_blender=True))["worker-1"]
+    installs = lambda svc: [c.args["args"][-1] for c in calls(svc, "withExec")]  # noqa: E731
+    assert not any("blender" in x for x in installs(plain))
+    assert any(spec.INSTALL_FFMPEG_BLENDER in x for x in installs(blender)), "Debian's blender package"
+    assert as_service(blender) == {"args": farm_config.start_command("worker")}
+    assert "worker-blender" not in {k.split("@")[0] for k in pipeline._stage_targets()}, "not in a default build"
+
+
 def test_shared_storage_is_one_cache_volume_at_the_same_path_everywhere(pipeline):
     svc = pipeline.dev(3)
     manager = mounts(svc)
@@ -226,9 +236,10 @@ def test_functions_are_registered_with_the_worker_bounds_in_their_docs():
     fns = {f["name"]: f for f in main["functions"]}
     for name in ("dev", "integrationTest"):
         fn = fns.get(name) or fns[name.replace("T", "_t")]
-        (arg,) = fn["args"]
+        arg, blender = fn["args"]
         assert arg["name"] == "workers"
         assert f"1 to {spec.MAX_FARM_WORKERS}" in arg["description"]
+        assert blender["name"] in ("workerBlender", "worker_blender") and "Blender" in blender["description"]
 
 
 def test_compose_farm_uses_the_same_hostname_and_manager_url():
