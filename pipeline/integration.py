@@ -517,10 +517,14 @@ class Checker:
             self._submit(job)
         first = jobs[0].submitted if jobs else time.monotonic()
         deadline = first + self.cfg.job_timeout
+        last_error = ""
         while True:
             for job in jobs:
                 if job.completed is None:
-                    self._refresh(job)
+                    try:
+                        self._refresh(job)
+                    except (CheckFailed, OSError, ValueError) as e:  # e.g. 503 "database busy": ask again
+                        last_error = f"; last error: {e}"
             failed = [j for j in jobs if j.status in ("failed", "canceled")
                       or any(t.get("status") in ("failed", "canceled") for t in j.tasks)]
             if failed:
@@ -532,7 +536,8 @@ class Checker:
         if late:
             raise CheckFailed(
                 f"{len(late)} of {len(jobs)} {ECHO_SLEEP_JOB_TYPE} job(s) not completed within "
-                f"{self.cfg.job_timeout:g}s: " + "; ".join(f"job {j.n} {j.status}: {_task_states(j.tasks)}" for j in late))
+                f"{self.cfg.job_timeout:g}s: " + "; ".join(f"job {j.n} {j.status}: {_task_states(j.tasks)}" for j in late)
+                + last_error)
         too_fast = [j for j in jobs if j.seconds < self.cfg.job_sleep]
         if too_fast and self.cfg.job_sleep_repeats > 0:
             raise CheckFailed(
