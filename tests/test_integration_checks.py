@@ -86,7 +86,7 @@ def farm(binaries, tmp_path):
     """``farm(workers)``: a manager (cwd: a fresh data dir) and N workers on loopback."""
     started: list[subprocess.Popen] = []
 
-    def start(workers: int, configured: bool = True, worker_cmd=None, bins: Path = binaries) -> HostFarm:
+    def start(workers: int, bins: Path = binaries, configured: bool = True, worker_cmd=None) -> HostFarm:
         """configured: the farm's generated config files (pipeline/farm_config.py), as in both lanes.
 
         worker_cmd(i, url, cwd) -> argv replaces the fixture's worker (a misbehaving one)."""

@@ -109,7 +109,7 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         job_t0 = time.monotonic()
         checker = integration.Checker(integration.Config(
             f"http://127.0.0.1:{farm.port}/", workers, ROOT / "tests/fixtures/flamenco-mini" / spec.OPENAPI_SPEC,
-            Path("/nonexistent"), STAMP.version, STAMP.git_hash, jobs=1, job_timeout=90))
+            Path("/nonexistent"), STAMP.version, STAMP.git_hash, STAMP.release_cycle, jobs=1, job_timeout=90))
         message, _ = checker.check_jobs_completed()
         (job,) = checker.farm.jobs
         ran_on = {(t.get("worker") or {}).get("id") for t in job.tasks}
