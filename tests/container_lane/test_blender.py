@@ -36,6 +36,7 @@ MAKE_BLEND = "; ".join((
     "s = bpy.context.scene",
     "s.render.engine = 'CYCLES'",
     "s.cycles.samples = 1",
+    "s.cycles.use_denoising = False",  # Debian's Blender is built without OpenImageDenoise
     "s.cycles.device = 'CPU'",
     "s.render.resolution_x = 64",
     "s.render.resolution_y = 64",
@@ -68,7 +69,14 @@ def test_simple_blender_render_writes_a_frame_to_shared_storage(default_build, b
     farm = Farm(dataclasses.replace(default_build, worker=blender_worker), 1)
     try:
         up(farm, 1)
-        version = farm.compose("exec", "-T", "worker", "blender", "--version").stdout.splitlines()[0]
+        deadline = time.monotonic() + 60  # `up -d` waits for the manager only: the worker may still be starting
+        while True:
+            probe = farm.compose("exec", "-T", "worker", "blender", "--version", check=False)
+            if probe.returncode == 0 or time.monotonic() > deadline:
+                break
+            time.sleep(1)
+        assert probe.returncode == 0, probe.stdout + probe.stderr
+        version = probe.stdout.splitlines()[0]
         made = farm.compose("exec", "-T", "worker", "blender", "--background", "--factory-startup",
                             "--python-expr", MAKE_BLEND, check=False, timeout=300)
         assert made.returncode == 0, made.stdout[-2000:] + made.stderr[-2000:]
