@@ -601,7 +601,9 @@ PORT = _Bounded(1, 65535, "a TCP port number")
 @setting_options
 @click.option("--workers", type=WORKERS, default=1, show_default=True, help="Workers to start next to the manager (1-32).")
 @click.option("--port", type=PORT, default=None, help="Host port for the manager's web interface and API [default: 8080].")
-def dev(settings_overrides: dict, workers: int, port: int | None) -> None:
+@click.option("--worker-blender", is_flag=True, default=False,
+              help="Workers from the worker-blender image: Debian's Blender on PATH (a bigger image).")
+def dev(settings_overrides: dict, workers: int, port: int | None, worker_blender: bool) -> None:
     """A local farm as Dagger services: the manager on localhost and N workers (Ctrl+C stops it)."""
     from pipeline.spec import MANAGER_PORT
 
@@ -613,7 +615,7 @@ def dev(settings_overrides: dict, workers: int, port: int | None) -> None:
         import dagger
 
         click.echo(f"farm: manager at http://localhost:{host_port}/ with {n} worker(s); Ctrl+C stops it", err=True)
-        await pipe.dev(n).up(ports=[dagger.PortForward(frontend=host_port, backend=MANAGER_PORT)])
+        await pipe.dev(n, worker_blender).up(ports=[dagger.PortForward(frontend=host_port, backend=MANAGER_PORT)])
 
     try:
         with_pipeline(settings, action)
@@ -626,7 +628,9 @@ def dev(settings_overrides: dict, workers: int, port: int | None) -> None:
 @click.option("--workers", type=WORKERS, default=3, show_default=True, help="Workers that must register and sign on (1-32).")
 @click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
               help="Directory for integration.xml (JUnit) and integration-timing.txt.")
-def integration_test(settings_overrides: dict, workers: int, export: Path) -> None:
+@click.option("--worker-blender", is_flag=True, default=False,
+              help="Workers from the worker-blender image: Debian's Blender on PATH (a bigger image).")
+def integration_test(settings_overrides: dict, workers: int, export: Path, worker_blender: bool) -> None:
     """Run the built manager and N workers as services, check them; exit 1 if a check failed."""
     from pipeline.spec import INTEGRATION_REPORTS
 
@@ -635,7 +639,7 @@ def integration_test(settings_overrides: dict, workers: int, export: Path) -> No
     export = check_export_dir(export)
 
     async def action(pipe):
-        result = await pipe.integration_test(n)
+        result = await pipe.integration_test(n, worker_blender)
         await result.reports.export(str(export))
         return result.exit_code
 

@@ -23,8 +23,21 @@ Checks, one JUnit test case each, through Flamenco's documented endpoints:
                           have responses, internal $refs resolve)
   openapi_matches_source  ... with the same paths+methods, info.title and
                           info.version as the source's --spec file
+  manager_configured      GET /api/v3/configuration: not the first run (no setup
+                          assistant), job storage under --shared-storage, Shaman
+                          enabled with --expect-shaman
   workers_signed_on       GET /api/v3/worker-mgt/workers lists N Workers in a
                           signed-on status within --timeout
+  jobs_completed          --jobs (default: one per Worker) `echo-sleep-test` jobs,
+                          submitted with POST /api/v3/jobs as Flamenco's
+                          debug-job-echo.sh does, reach `completed` with every task
+                          completed within --job-timeout, none faster than its
+                          sleep; one JUnit case per job (`echo_sleep_job_N`) whose
+                          time is the job's, from submission to completion
+  tasks_spread            with several Workers, more than one of them ran tasks
+                          (GET /api/v3/jobs/{id}/tasks: each task's worker)
+  task_logs               each job's echo task log (GET /api/v3/tasks/{id}/log ->
+                          its url) holds the echoed line, `echo: "<message>"`
   database_migrated       --db exists and goose_db_version has applied migrations
   web_ui                  GET /app/ serves an HTML page
 
@@ -33,9 +46,10 @@ Reading --spec: a `.json` file is read as JSON. For YAML (Flamenco's
 JSON twin next to it (same name, `.json`) is read; otherwise the check fails
 and says to install PyYAML.
 
-Prints `integration: N workers up and signed on in X.Xs` (time from
---started-at, default the script's start, until all N were signed on), writes
-it to --timing if given. Exit codes: 0 all checks passed, 1 a check failed,
+Prints `integration: N workers up and signed on in X.Xs; J echo-sleep jobs
+completed in Y.Ys` (time from --started-at, default the script's start, until
+all N were signed on; then from the first submission until the last job
+completed), writes it to --timing if given. Exit codes: 0 all checks passed, 1 a check failed,
 2 bad arguments (one line naming the option).
 """
 
@@ -55,6 +69,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 VERSION_PATH = "/api/v3/version"
+CONFIGURATION_PATH = "/api/v3/configuration"
+JOBS_PATH = "/api/v3/jobs"
+ECHO_SLEEP_JOB_TYPE = "echo-sleep-test"  # internal/manager/job_compilers/scripts/echo_sleep_test.js
 OPENAPI_PATH = "/api/v3/openapi3.json"
 WORKERS_PATH = "/api/v3/worker-mgt/workers"
 WEB_UI_PATH = "/app/"
@@ -67,7 +84,11 @@ CHECKS = (
     "version",
     "openapi_valid",
     "openapi_matches_source",
+    "manager_configured",
     "workers_signed_on",
+    "jobs_completed",
+    "tasks_spread",
+    "task_logs",
     "database_migrated",
     "web_ui",
 )
@@ -91,6 +112,16 @@ class Config:
     timeout: float = 90.0
     started_at: float | None = None  # epoch seconds; None = when the checks start
     poll: float = 0.5
+    jobs: int | None = None  # echo-sleep jobs to submit; None = one per worker
+    job_sleep: int = 1  # sleep_duration_seconds of each sleep task
+    job_sleep_repeats: int = 3  # sleep tasks per job (after its echo task)
+    job_timeout: float = 180.0  # seconds for every job to complete
+    shared_storage: str | None = None  # expected shared storage path (None: not checked)
+    expect_shaman: bool = False
+
+    @property
+    def job_count(self) -> int:
+        return self.workers if self.jobs is None else self.jobs
 
 
 @dataclass
@@ -109,6 +140,25 @@ class Farm:
     signed_on_after: float | None = None
     signed_on: int = 0
     results: list[Result] = field(default_factory=list)
+    jobs: list[JobRun] = field(default_factory=list)
+    jobs_after: float | None = None  # first submission -> last completion
+
+
+@dataclass
+class JobRun:
+    """One submitted echo-sleep job and what became of it."""
+
+    n: int
+    message: str
+    id: str = ""
+    submitted: float = 0.0  # monotonic
+    completed: float | None = None  # monotonic, when seen completed
+    status: str = ""
+    tasks: list = field(default_factory=list)  # the last JobTasksSummary.tasks
+
+    @property
+    def seconds(self) -> float | None:
+        return None if self.completed is None else self.completed - self.submitted
 
 
 # --------------------------------------------------------------------------- #
@@ -127,6 +177,17 @@ def http_get(base: str, path: str, timeout: float = 5.0) -> tuple[int, str, byte
             return resp.status, resp.headers.get("Content-Type", ""), resp.read()
     except urllib.error.HTTPError as e:
         return e.code, e.headers.get("Content-Type", "") if e.headers else "", e.read()
+
+
+def http_post_json(base: str, path: str, payload, timeout: float = 10.0) -> tuple[int, bytes]:
+    data = json.dumps(payload).encode()
+    req = urllib.request.Request(_url(base, path), data=data, method="POST",
+                                 headers={"Content-Type": "application/json", "Accept": "application/json"})
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, resp.read()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read()
 
 
 def get_json(base: str, path: str):
@@ -306,7 +367,12 @@ class Checker:
     def run(self) -> Farm:
         for name in CHECKS:
             self.farm.results.append(self._run_one(name))
+            if name == "jobs_completed":
+                self.farm.results += self.job_results()
         return self.farm
+
+    def _passed(self, name: str) -> bool:
+        return any(r.name == name and r.ok for r in self.farm.results)
 
     def _run_one(self, name: str) -> Result:
         needs_manager = name != "database_migrated" and name != "manager_healthy"
@@ -314,6 +380,10 @@ class Checker:
             return Result(name, None, f"not checked: the manager at {self.cfg.manager} never became healthy")
         if name == "openapi_matches_source" and self.served_spec is None:
             return Result(name, None, "not checked: the served OpenAPI document could not be read")
+        if name == "jobs_completed" and not self._passed("workers_signed_on"):
+            return Result(name, None, "not checked: the workers did not all sign on")
+        if name in ("tasks_spread", "task_logs") and not self._passed("jobs_completed"):
+            return Result(name, None, "not checked: the jobs did not all complete")
         start = time.monotonic()
         try:
             message, details = getattr(self, f"check_{name}")()
@@ -389,6 +459,158 @@ class Checker:
             f"{len(on)} signed on ({len(workers)} registered: {seen})"
         )
 
+    def check_manager_configured(self):
+        conf = get_json(self.cfg.manager, CONFIGURATION_PATH)
+        if not isinstance(conf, dict):
+            raise CheckFailed(f"GET {CONFIGURATION_PATH} returned {type(conf).__name__}, not an object")
+        problems = []
+        if conf.get("isFirstRun") is not False:
+            problems.append("the manager is in first-run mode (isFirstRun true): the web UI shows the setup "
+                            "assistant; its flamenco-manager.yaml is missing or has no shared_storage_path")
+        storage = str(conf.get("storageLocation") or "")
+        want = self.cfg.shared_storage
+        if want and not (storage == want or storage.startswith(want.rstrip("/") + "/")):
+            problems.append(f"job storage is {storage!r}, not under the shared storage {want!r}")
+        if self.cfg.expect_shaman and conf.get("shamanEnabled") is not True:
+            problems.append("Shaman is not enabled")
+        if problems:
+            raise CheckFailed("; ".join(problems))
+        return (f"configured: job storage {storage}, Shaman {'on' if conf.get('shamanEnabled') else 'off'}",
+                json.dumps(conf))
+
+    # -- jobs
+    def _submit(self, job: JobRun) -> None:
+        body = {  # the request body of Flamenco's debug-job-echo.sh
+            "metadata": {"project": "flamenco-pipeline integration test"},
+            "name": f"flamenco-pipeline echo-sleep {job.n}",
+            "priority": 50,
+            "settings": {"message": job.message, "sleep_duration_seconds": self.cfg.job_sleep,
+                         "sleep_repeats": self.cfg.job_sleep_repeats},
+            "type": ECHO_SLEEP_JOB_TYPE,
+            "submitter_platform": "manager",
+        }
+        job.submitted = time.monotonic()
+        status, raw = http_post_json(self.cfg.manager, JOBS_PATH, body)
+        if status != 200:
+            raise CheckFailed(f"POST {JOBS_PATH} ({ECHO_SLEEP_JOB_TYPE}) answered {status}: {_snippet(raw)}")
+        try:
+            job.id = str(json.loads(raw)["id"])
+        except (ValueError, KeyError, TypeError):
+            raise CheckFailed(f"POST {JOBS_PATH} did not return a job with an id: {_snippet(raw)}") from None
+        job.status = "submitted"
+
+    def _refresh(self, job: JobRun) -> None:
+        got = get_json(self.cfg.manager, f"{JOBS_PATH}/{job.id}")
+        job.status = str(got.get("status", "")) if isinstance(got, dict) else ""
+        listed = get_json(self.cfg.manager, f"{JOBS_PATH}/{job.id}/tasks")
+        job.tasks = listed.get("tasks") or [] if isinstance(listed, dict) else []
+        if job.completed is None and job.status == "completed" and job.tasks and all(
+                t.get("status") == "completed" for t in job.tasks):
+            job.completed = time.monotonic()
+
+    def check_jobs_completed(self):
+        run_id = f"{int(self.wall0)}-{id(self) % 10000}"
+        jobs = [JobRun(n, f"flamenco-pipeline says hello from job {n} ({run_id})")
+                for n in range(1, self.cfg.job_count + 1)]
+        self.farm.jobs = jobs
+        for job in jobs:
+            self._submit(job)
+        first = jobs[0].submitted if jobs else time.monotonic()
+        deadline = first + self.cfg.job_timeout
+        last_error = ""
+        while True:
+            for job in jobs:
+                if job.completed is None:
+                    try:
+                        self._refresh(job)
+                    except (CheckFailed, OSError, ValueError) as e:  # e.g. 503 "database busy": ask again
+                        last_error = f"; last error: {e}"
+            failed = [j for j in jobs if j.status in ("failed", "canceled")
+                      or any(t.get("status") in ("failed", "canceled") for t in j.tasks)]
+            if failed:
+                raise CheckFailed("; ".join(f"job {j.n} is {j.status}: {_task_states(j.tasks)}" for j in failed))
+            if all(j.completed is not None for j in jobs) or time.monotonic() >= deadline:
+                break
+            time.sleep(self.cfg.poll)
+        late = [j for j in jobs if j.completed is None]
+        if late:
+            raise CheckFailed(
+                f"{len(late)} of {len(jobs)} {ECHO_SLEEP_JOB_TYPE} job(s) not completed within "
+                f"{self.cfg.job_timeout:g}s: " + "; ".join(f"job {j.n} {j.status}: {_task_states(j.tasks)}" for j in late)
+                + last_error)
+        too_fast = [j for j in jobs if j.seconds < self.cfg.job_sleep]
+        if too_fast and self.cfg.job_sleep_repeats > 0:
+            raise CheckFailed(
+                "; ".join(f"job {j.n} completed in {j.seconds:.2f}s, sooner than its {self.cfg.job_sleep}s sleep "
+                          "task can run" for j in too_fast) + ": a worker reported tasks completed without running them")
+        self.farm.jobs_after = max(j.completed for j in jobs) - first
+        tasks = sum(len(j.tasks) for j in jobs)
+        return (f"{len(jobs)} {ECHO_SLEEP_JOB_TYPE} job(s), {tasks} tasks, all completed in {self.farm.jobs_after:.1f}s",
+                "\n".join(f"job {j.n} {j.id}: {j.seconds:.1f}s" for j in jobs))
+
+    def job_results(self) -> list[Result]:
+        """One result per submitted job; its time is the job's, from submission to completion."""
+        out = []
+        for j in self.farm.jobs:
+            name = f"echo_sleep_job_{j.n}"
+            if j.completed is None:
+                out.append(Result(name, False, f"job {j.id or '(not submitted)'} is {j.status or 'unknown'}: "
+                                  f"{_task_states(j.tasks)}"))
+                continue
+            workers = sorted({_task_worker(t) for t in j.tasks} - {""})
+            out.append(Result(name, True, f"job {j.id}: {len(j.tasks)} tasks completed in {j.seconds:.1f}s "
+                              f"on {len(workers)} worker(s)", j.seconds, _task_states(j.tasks)))
+        return out
+
+    def check_tasks_spread(self):
+        per_worker: dict[str, int] = {}
+        for j in self.farm.jobs:
+            for t in j.tasks:
+                w = _task_worker(t)
+                per_worker[w or "(no worker)"] = per_worker.get(w or "(no worker)", 0) + 1
+        names = self._worker_names()
+        shown = ", ".join(f"{names.get(w, w)}: {n}" for w, n in sorted(per_worker.items()))
+        if self.cfg.workers > 1 and len(per_worker.keys() - {"(no worker)"}) < 2:
+            raise CheckFailed(f"with {self.cfg.workers} workers, only one ran tasks ({shown})")
+        return f"tasks per worker: {shown}", ""
+
+    def _worker_names(self) -> dict[str, str]:
+        try:
+            listed = get_json(self.cfg.manager, WORKERS_PATH)
+            return {str(w.get("id")): str(w.get("name")) for w in listed.get("workers", [])}
+        except (CheckFailed, OSError, AttributeError):
+            return {}
+
+    def check_task_logs(self):
+        missing = []
+        for j in self.farm.jobs:
+            echo = next((t for t in j.tasks if t.get("name") == "echo"), None)
+            if echo is None:
+                missing.append(f"job {j.n} has no echo task")
+                continue
+            text = self._task_log(str(echo.get("id")))
+            line = f"echo: {json.dumps(j.message)}"  # Flamenco: fmt.Sprintf("echo: %q", message)
+            if line not in text:
+                missing.append(f"job {j.n}: the echo task's log lacks {line!r} (log: {_snippet(text.encode(), 200)})")
+        if missing:
+            raise CheckFailed("; ".join(missing))
+        return f"every echo task's log holds its message ({len(self.farm.jobs)} job(s))", ""
+
+    def _task_log(self, task_id: str) -> str:
+        """The whole task log: GET /api/v3/tasks/{id}/log gives its URL (204: no log yet)."""
+        status, _ctype, body = http_get(self.cfg.manager, f"/api/v3/tasks/{task_id}/log")
+        if status == 204:
+            return ""
+        if status != 200:
+            raise CheckFailed(f"GET /api/v3/tasks/{task_id}/log answered {status}: {_snippet(body)}")
+        url = str(json.loads(body).get("url") or "")
+        if not url.startswith("/"):
+            raise CheckFailed(f"GET /api/v3/tasks/{task_id}/log gave no usable url: {_snippet(body)}")
+        status, _ctype, body = http_get(self.cfg.manager, url)
+        if status != 200:
+            raise CheckFailed(f"GET {url} (task log) answered {status}")
+        return body.decode("utf-8", "replace")
+
     def check_database_migrated(self):
         db = self.cfg.db
         if not db.is_file():
@@ -424,10 +646,27 @@ class Checker:
         return f"HTML page{f' {title.group(1).strip()!r}' if title else ''}, {len(body)} bytes", ""
 
 
+def _task_worker(task: dict) -> str:
+    return str((task.get("worker") or {}).get("id") or "")
+
+
+def _task_states(tasks: list) -> str:
+    if not tasks:
+        return "no tasks listed"
+    return ", ".join(f"{t.get('name')} {t.get('status')}" for t in tasks)
+
+
 def timing_line(cfg: Config, farm: Farm) -> str:
     if farm.signed_on_after is not None:
-        return f"integration: {cfg.workers} workers up and signed on in {farm.signed_on_after:.1f}s"
-    return f"integration: {farm.signed_on} of {cfg.workers} workers signed on (gave up after {cfg.timeout:g}s)"
+        line = f"integration: {cfg.workers} workers up and signed on in {farm.signed_on_after:.1f}s"
+    else:
+        line = f"integration: {farm.signed_on} of {cfg.workers} workers signed on (gave up after {cfg.timeout:g}s)"
+    if farm.jobs_after is not None:
+        line += f"; {len(farm.jobs)} echo-sleep jobs completed in {farm.jobs_after:.1f}s"
+    elif farm.jobs:
+        done = sum(j.completed is not None for j in farm.jobs)
+        line += f"; {done} of {len(farm.jobs)} echo-sleep jobs completed"
+    return line
 
 
 # --------------------------------------------------------------------------- #
@@ -482,6 +721,12 @@ def parse_args(argv: list[str] | None = None) -> Config:
     p.add_argument("--timing", type=Path, help="write the timing line here")
     p.add_argument("--timeout", type=float, default=90.0, help="seconds to wait for the Manager and the Workers")
     p.add_argument("--started-at", type=float, help="epoch seconds the farm started (timing); default: now")
+    p.add_argument("--jobs", type=int, help="echo-sleep-test jobs to submit (default: one per worker)")
+    p.add_argument("--job-sleep", type=int, default=1, help="sleep_duration_seconds of each sleep task (default 1)")
+    p.add_argument("--job-sleep-repeats", type=int, default=3, help="sleep tasks per job (default 3)")
+    p.add_argument("--job-timeout", type=float, default=180.0, help="seconds for every job to complete (default 180)")
+    p.add_argument("--shared-storage", help="the farm's shared storage path; job storage must be under it")
+    p.add_argument("--expect-shaman", action="store_true", help="fail unless the manager reports Shaman enabled")
     a = p.parse_args(argv)
     if not re.fullmatch(r"https?://[^/\s]+/?", a.manager):
         raise UsageError(f"invalid option --manager={a.manager!r}: want a base URL such as http://manager:8080/")
@@ -491,12 +736,23 @@ def parse_args(argv: list[str] | None = None) -> Config:
         raise UsageError(f"invalid option --spec={str(a.spec)!r}: no such file; pass the source's pkg/api/flamenco-openapi.yaml")
     if not a.timeout > 0:
         raise UsageError(f"invalid option --timeout={a.timeout:g}: must be more than 0 seconds")
+    if not a.job_timeout > 0:
+        raise UsageError(f"invalid option --job-timeout={a.job_timeout:g}: must be more than 0 seconds")
+    if a.jobs is not None and not 1 <= a.jobs <= 100:
+        raise UsageError(f"invalid option --jobs={a.jobs}: must be between 1 and 100")
+    for opt, v in (("--job-sleep", a.job_sleep), ("--job-sleep-repeats", a.job_sleep_repeats)):
+        if not 0 <= v <= 600:
+            raise UsageError(f"invalid option {opt}={v}: must be between 0 and 600")
+    if a.shared_storage is not None and not a.shared_storage.startswith("/"):
+        raise UsageError(f"invalid option --shared-storage={a.shared_storage!r}: must be an absolute path")
     for opt in ("stamp_version", "stamp_hash", "stamp_release_cycle"):
         if not getattr(a, opt).strip():
             raise UsageError(f"invalid option --{opt.replace('_', '-')}='': must not be empty")
     return Config(manager=a.manager, workers=a.workers, spec=a.spec, db=a.db, stamp_version=a.stamp_version,
                   stamp_hash=a.stamp_hash, stamp_release_cycle=a.stamp_release_cycle, junit=a.junit,
-                  timing=a.timing, timeout=a.timeout, started_at=a.started_at)
+                  timing=a.timing, timeout=a.timeout, started_at=a.started_at, jobs=a.jobs, job_sleep=a.job_sleep,
+                  job_sleep_repeats=a.job_sleep_repeats, job_timeout=a.job_timeout,
+                  shared_storage=a.shared_storage, expect_shaman=a.expect_shaman)
 
 
 def run(cfg: Config, out=sys.stdout) -> int:

@@ -15,7 +15,7 @@ import anyio
 import dagger
 from dagger import Doc, Ignore, dag, function, object_type
 
-from pipeline import spec
+from pipeline import farm_config, spec
 from pipeline.ci_commands import CI_RESULT
 from pipeline.errors import BuildFailed, UsageError
 from pipeline.dagger_stages import StageGraph
@@ -59,6 +59,17 @@ def _doc(name: str) -> str:
 def _default(name: str):
     """An argument's default: the setting's own default (pipeline.settings)."""
     return setting(name).default
+
+
+def _with_farm_config(kind: str):
+    """The farm's generated config file for `kind`, as the env variable its start command writes out."""
+
+    def apply(ctr: dagger.Container) -> dagger.Container:
+        for name, value in farm_config.environment(kind).items():
+            ctr = ctr.with_env_variable(name, value)
+        return ctr
+
+    return apply
 
 
 async def _read(source: dagger.Directory, path: str) -> str | None:
@@ -459,7 +470,8 @@ class FlamencoPipeline:
         g = self._graph()
         targets: dict[str, object] = {}
         for st in spec.STAGES:
-            if st.tier in ("verify",) or (st.name == "sbom-build" and not self._settings().sbom):
+            if st.tier in ("verify",) or (st.name == "sbom-build" and not self._settings().sbom) \
+                    or st.name == "worker-blender":  # built only for a farm that asks for it (dev/integration_test)
                 continue
             if st.platform == "target":
                 for p in self._settings().platforms:
@@ -608,7 +620,7 @@ class FlamencoPipeline:
             )
         return workers
 
-    def _farm(self, workers: int, volumes: str) -> dagger.Container:
+    def _farm(self, workers: int, volumes: str, worker_blender: bool = False) -> dagger.Container:
         """The manager container with its volumes, bound to N worker services.
 
         Workers reach the manager by its hostname (`Service.with_hostname`), not
@@ -626,17 +638,20 @@ class FlamencoPipeline:
         shared = dag.cache_volume(f"flamenco-{volumes}-shared-storage")
         manager = (
             self.manager()
+            .with_(_with_farm_config("manager"))
             .with_mounted_cache(spec.DATA_DIR, dag.cache_volume(f"flamenco-{volumes}-manager-data"), owner=owner)
             .with_mounted_cache(spec.MANAGER_STORAGE, dag.cache_volume(f"flamenco-{volumes}-manager-storage"), owner=owner)
             .with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
         )
-        worker = self.worker().with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
+        image = self._runtime("worker-blender", None) if worker_blender else self.worker()
+        worker = image.with_(_with_farm_config("worker")).with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
         for n in range(1, workers + 1):
             name = spec.worker_hostname(n)
             service = (
                 worker.with_env_variable("FLAMENCO_WORKER_NAME", name)  # distinct: identical services would merge
+                # waits for a healthy manager, then writes flamenco-worker.yaml (manager_url) and starts
                 .as_service(args=["bash", "-c", wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)
-                                  + f"\nexec {spec.APP_DIR}/flamenco-worker -manager {spec.MANAGER_URL}"])
+                                  + "\n" + farm_config.start_script("worker")])
                 .with_hostname(name)
             )
             manager = manager.with_service_binding(name, service)
@@ -644,21 +659,22 @@ class FlamencoPipeline:
 
     @staticmethod
     def _manager_service(manager: dagger.Container) -> dagger.Service:
-        return manager.as_service(use_entrypoint=True).with_hostname(spec.MANAGER_HOSTNAME)
+        return manager.as_service(args=farm_config.start_command("manager")).with_hostname(spec.MANAGER_HOSTNAME)
 
     @function(cache=CACHE_POLICIES["dev"])
     def dev(
         self,
         workers: Annotated[int, Doc("How many workers to start with the manager (1 to 32)")] = 1,
+        worker_blender: Annotated[bool, Doc("Workers from the worker-blender image (Debian's Blender on PATH)")] = False,
     ) -> dagger.Service:
         """A local farm: the manager (hostname `manager`, port 8080) with N workers on shared storage.
 
         `dagger call dev --workers 3 up --ports 8080:8080`, then open http://localhost:8080/.
         The manager's data and the shared storage persist in cache volumes `flamenco-dev-*`.
         """
-        return self._manager_service(self._farm(workers, "dev"))
+        return self._manager_service(self._farm(workers, "dev", worker_blender))
 
-    def _integration_checker(self, workers: int, run: str) -> dagger.Container:
+    def _integration_checker(self, workers: int, run: str, worker_blender: bool = False) -> dagger.Container:
         """The checker container bound to a fresh farm, running pipeline/integration.py (lazy)."""
         from pathlib import Path, PurePosixPath
 
@@ -679,7 +695,7 @@ class FlamencoPipeline:
                                 owner=f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}")
             .with_env_variable("FLAMENCO_INTEGRATION_RUN", run)  # a fresh run: never a cached result
             .with_directory(f"{d}/reports", dag.directory())  # reports/ exists even if the checker dies first
-            .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes)))
+            .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes, worker_blender)))
         )
         return ctr.with_exec(
             ["python3", f"{d}/integration.py",
@@ -688,7 +704,7 @@ class FlamencoPipeline:
              "--stamp-version", self.version, "--stamp-hash", self.git_hash,
              "--stamp-release-cycle", self.release_cycle,
              "--junit", f"{d}/reports/{spec.INTEGRATION_REPORTS[0]}",
-             "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}"],
+             "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}", *farm_config.checker_args()],
             expect=dagger.ReturnType.ANY,
         )
 
@@ -696,16 +712,19 @@ class FlamencoPipeline:
     async def integration_test(
         self,
         workers: Annotated[int, Doc("How many workers must register and sign on (1 to 32)")] = 3,
+        worker_blender: Annotated[bool, Doc("Workers from the worker-blender image (Debian's Blender on PATH)")] = False,
     ) -> TestResult:
         """Start the built manager and N workers as services and check them (JUnit in reports/integration.xml).
 
         Checks: the manager becomes healthy, /api/v3/version reports the built version, hash and extended version,
-        the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, every worker
-        signs on, the database exists with its migrations applied, /app/ serves HTML. Never cached.
+        the served OpenAPI document is valid and matches pkg/api/flamenco-openapi.yaml, the manager
+        is configured (no setup assistant), every worker signs on, one echo-sleep-test job per
+        worker completes with its tasks spread over the workers and the echo in its task log, the
+        database exists with its migrations applied, /app/ serves HTML. Never cached.
         """
         import uuid
 
-        ctr = self._integration_checker(workers, uuid.uuid4().hex[:12])
+        ctr = self._integration_checker(workers, uuid.uuid4().hex[:12], worker_blender)
         code = await ctr.exit_code()
         return TestResult(reports=ctr.directory(f"{spec.CHECKER_DIR}/reports"), exit_code=code)
 

@@ -381,6 +381,13 @@ INSTALL_FFMPEG = (
     "&& rm -rf /var/lib/apt/lists/* && ffmpeg -hide_banner -version | head -n 1"
 )
 
+# The Blender worker variant (`worker-blender`): Debian's blender package, found by Flamenco's
+# default `blender` variable on PATH. Built only on request (--worker-blender / the target).
+INSTALL_FFMPEG_BLENDER = (
+    "apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends ffmpeg blender "
+    "&& rm -rf /var/lib/apt/lists/* && ffmpeg -hide_banner -version | head -n 1 && blender --version | head -n 1"
+)
+
 # Manager healthcheck with bash's /dev/tcp: no curl or wget in the image.
 MANAGER_HEALTHCHECK = (  # run with bash (exec form), not sh
     "exec 3<>/dev/tcp/127.0.0.1/8080 && printf 'GET /api/v3/version HTTP/1.0\\r\\n\\r\\n' >&3 "
@@ -516,6 +523,17 @@ STAGES: tuple[Stage, ...] = (
         env=(("HOME", DATA_DIR), ("FLAMENCO_HOME", DATA_DIR)),
         steps=(
             Run("install ffmpeg", INSTALL_FFMPEG, network=True),
+            Run("add user", ADD_USER),
+            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
+        ),
+        user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
+    ),
+    Stage(
+        "worker-blender", "runtime", "Flamenco Worker with Blender (Debian's package) and FFmpeg: on request.",
+        image="runtime", platform="target", workdir=DATA_DIR,
+        env=(("HOME", DATA_DIR), ("FLAMENCO_HOME", DATA_DIR)),
+        steps=(
+            Run("install ffmpeg and blender", INSTALL_FFMPEG_BLENDER, network=True),
             Run("add user", ADD_USER),
             Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
         ),

@@ -103,7 +103,8 @@ def test_compose_file_agrees_with_the_spec():
     manager, worker = doc["services"]["manager"], doc["services"]["worker"]
     assert manager["healthcheck"]["test"] == ["CMD", "bash", "-c", spec.MANAGER_HEALTHCHECK]
     assert manager["ports"][0].endswith(f":{spec.MANAGER_PORT}")
-    assert manager["build"]["target"] == "manager" and worker["build"]["target"] == "worker"
+    assert manager["build"]["target"] == "manager" and worker["build"]["target"] == "${WORKER_TARGET:-worker}"
+    assert spec.stage("worker-blender").entrypoint == spec.stage("worker").entrypoint, "WORKER_TARGET=worker-blender"
     shared = [v for v in manager["volumes"] if v.startswith("shared-storage:")]
     assert shared == [f"shared-storage:{spec.SHARED_STORAGE}"] == [v for v in worker["volumes"]]
     assert f"manager-data:{spec.DATA_DIR}" in manager["volumes"]

@@ -38,8 +38,9 @@ def test_dev_forwards_the_host_port_to_the_managers_port(monkeypatch):
             seen["ports"] = [(p.frontend, p.backend) for p in ports]
 
     class FakePipe:
-        def dev(self, workers):
+        def dev(self, workers, worker_blender=False):
             seen["workers"] = workers
+            seen["blender"] = worker_blender
             return FakeService()
 
     def fake_with_pipeline(settings, action):
@@ -50,8 +51,12 @@ def test_dev_forwards_the_host_port_to_the_managers_port(monkeypatch):
     monkeypatch.setattr("pipeline.cli.with_pipeline", fake_with_pipeline)
     r = CliRunner().invoke(main, ["dev", "--workers", "3", "--port", "18080"])
     assert r.exit_code == 0, r.output
-    assert seen == {"workers": 3, "ports": [(18080, spec.MANAGER_PORT)]}
+    assert seen == {"workers": 3, "blender": False, "ports": [(18080, spec.MANAGER_PORT)]}
+
     assert "manager at http://localhost:18080/ with 3 worker(s)" in r.output
+    r = CliRunner().invoke(main, ["dev", "--workers", "2", "--worker-blender"])
+    assert r.exit_code == 0, r.output
+    assert seen["blender"] is True and seen["workers"] == 2
 
 
 def test_help_lists_the_farm_commands_with_the_spec_bounds():

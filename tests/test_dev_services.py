@@ -21,7 +21,7 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from pipeline import integration, spec
+from pipeline import farm_config, integration, spec
 from tests.conftest import answer_platforms, ROOT, STAMP, make_pipeline
 from tests.querychain import cache_key, calls, chain
 
@@ -61,8 +61,11 @@ def entrypoint(obj) -> list[str]:
 def test_dev_is_the_manager_on_8080_with_hostname_manager(pipeline):
     svc = pipeline.dev()
     assert hostname(svc) == spec.MANAGER_HOSTNAME == "manager"
-    assert as_service(svc) == {"useEntrypoint": True}, "the image's own entrypoint, no extra args"
-    assert entrypoint(svc) == [f"{spec.APP_DIR}/flamenco-manager"]
+    assert as_service(svc) == {"args": farm_config.start_command("manager")}, "writes its config, then execs"
+    assert farm_config.start_command("manager")[-1].endswith(f"exec {spec.APP_DIR}/flamenco-manager")
+    assert entrypoint(svc) == [f"{spec.APP_DIR}/flamenco-manager"], "the image itself is unchanged"
+    envs = {c.args["name"]: c.args["value"] for c in calls(svc, "withEnvVariable")}
+    assert envs["FLAMENCO_MANAGER_YAML"] == farm_config.manager_yaml()
     assert [c.args["port"] for c in calls(svc, "withExposedPort")] == [spec.MANAGER_PORT] == [8080]
     assert (urlsplit(spec.MANAGER_URL).hostname, urlsplit(spec.MANAGER_URL).port) == ("manager", 8080)
 
@@ -87,10 +90,23 @@ def test_workers_reach_the_manager_by_hostname_without_a_binding_cycle(pipeline)
 
     for svc in bindings(pipeline.dev(3)).values():
         wait = wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)
-        assert as_service(svc) == {"args": ["bash", "-c", f"{wait}\nexec {spec.APP_DIR}/flamenco-worker "
-                                            f"-manager {spec.MANAGER_URL}"]}, "waits for the manager, then starts"
+        assert as_service(svc) == {"args": ["bash", "-c", f"{wait}\n{farm_config.start_script('worker')}"]}, (
+            "waits for the manager, then writes its config and starts")
+        envs = {c.args["name"]: c.args["value"] for c in calls(svc, "withEnvVariable")}
+        assert envs["FLAMENCO_WORKER_YAML"] == farm_config.worker_yaml(), "manager_url comes from the config"
+        assert f'manager_url: "{spec.MANAGER_URL}"' in envs["FLAMENCO_WORKER_YAML"]
         assert urlsplit(spec.MANAGER_URL).hostname == spec.MANAGER_HOSTNAME
         assert not calls(svc, "withServiceBinding"), "a worker bound to the manager would be a cycle"
+
+
+def test_worker_blender_farm_uses_the_blender_worker_stage(pipeline):
+    plain = bindings(pipeline.dev(2))["worker-1"]
+    blender = bindings(pipeline.dev(2, worker_blender=True))["worker-1"]
+    installs = lambda svc: [c.args["args"][-1] for c in calls(svc, "withExec")]  # noqa: E731
+    assert not any("blender" in x for x in installs(plain))
+    assert any(spec.INSTALL_FFMPEG_BLENDER in x for x in installs(blender)), "Debian's blender package"
+    assert as_service(blender) == as_service(plain), "the same start command as the plain worker"
+    assert "worker-blender" not in {k.split("@")[0] for k in pipeline._stage_targets()}, "not in a default build"
 
 
 def test_shared_storage_is_one_cache_volume_at_the_same_path_everywhere(pipeline):
@@ -131,7 +147,9 @@ def test_checker_runs_the_modules_own_script_against_the_farm(pipeline):
     last = chain(ctr)[-1]
     assert last.name == "withExec" and last.args["expect"] == "ANY", "failed checks still return reports"
     argv = last.args["args"]
-    opts = dict(zip(argv[2::2], argv[3::2]))
+    assert argv[-1] == "--expect-shaman" and argv[-3:-1] == ["--shared-storage", spec.SHARED_STORAGE]
+    assert argv[-3:] == farm_config.checker_args()
+    opts = dict(zip(argv[2:-3:2], argv[3:-3:2]))
     assert argv[:2] == ["python3", f"{d}/integration.py"]
     assert opts == {
         "--manager": spec.MANAGER_URL, "--workers": "3", "--spec": f"{d}/spec/flamenco-openapi.yaml",
@@ -222,9 +240,10 @@ def test_functions_are_registered_with_the_worker_bounds_in_their_docs():
     fns = {f["name"]: f for f in main["functions"]}
     for name in ("dev", "integrationTest"):
         fn = fns.get(name) or fns[name.replace("T", "_t")]
-        (arg,) = fn["args"]
+        arg, blender = fn["args"]
         assert arg["name"] == "workers"
         assert f"1 to {spec.MAX_FARM_WORKERS}" in arg["description"]
+        assert blender["name"] in ("workerBlender", "worker_blender") and "Blender" in blender["description"]
 
 
 def test_compose_farm_uses_the_same_hostname_and_manager_url():
@@ -232,7 +251,12 @@ def test_compose_farm_uses_the_same_hostname_and_manager_url():
 
     doc = yaml.safe_load((ROOT / "compose.dev.yml").read_text())
     assert spec.MANAGER_HOSTNAME in doc["services"]
-    assert doc["services"]["worker"]["command"] == ["-manager", spec.MANAGER_URL]
+    for kind in ("manager", "worker"):
+        service = doc["services"][spec.MANAGER_HOSTNAME if kind == "manager" else kind]
+        assert service["entrypoint"] == farm_config.start_command(kind), "the same start command as Dagger's"
+        assert service["environment"] == farm_config.environment(kind), (
+            f"compose.dev.yml's copy of {farm_config.CONFIG_FILE[kind]} differs from pipeline/farm_config.py")
+        assert "command" not in service
 
 
 # --------------------------------------------------------------------------- #

@@ -161,6 +161,13 @@ def test_readme_commands_run_or_parse(tmp_path):
                 for i, w in enumerate(words):
                     if w == "--build-arg":
                         assert f"ARG {words[i + 1].split('=')[0]}" in dockerfile, w
+            elif tool == "curl":  # a job submission: a documented operation, a complete SubmittedJob body
+                url = next(w for w in words if w.startswith("http://"))
+                path = "/" + url.split("/", 3)[3]
+                fixture_api = json.loads((ROOT / "tests/fixtures/flamenco-mini/pkg/api/flamenco-openapi.json").read_text())
+                assert "post" in fixture_api["paths"][path], part
+                body = json.loads(words[words.index("-d") + 1])
+                assert set(fixture_api["components"]["schemas"]["SubmittedJob"]["required"]) <= set(body), body
             elif tool == "git":
                 continue
             else:

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from pipeline import integration, spec
+from pipeline import farm_config, integration, spec
 from tests.conftest import FIXTURE, STAMP
 
 SCRIPT = Path(integration.__file__)
@@ -74,6 +74,7 @@ class HostFarm:
     url: str
     cwd: Path
     procs: list[subprocess.Popen]
+    shared: Path
 
     @property
     def db(self) -> Path:
@@ -85,19 +86,29 @@ def farm(binaries, tmp_path):
     """``farm(workers)``: a manager (cwd: a fresh data dir) and N workers on loopback."""
     started: list[subprocess.Popen] = []
 
-    def start(workers: int, bins: Path = binaries) -> HostFarm:
+    def start(workers: int, bins: Path = binaries, configured: bool = True, worker_cmd=None) -> HostFarm:
+        """configured: the farm's generated config files (pipeline/farm_config.py), as in both lanes.
+
+        worker_cmd(i, url, cwd) -> argv replaces the fixture's worker (a misbehaving one)."""
         cwd = tmp_path / "data"
         cwd.mkdir()
         port = _free_port()
         url = f"http://127.0.0.1:{port}/"
+        worker_dir = tmp_path / "worker"
+        worker_dir.mkdir()
+        if configured:
+            (cwd / farm_config.MANAGER_CONFIG).write_text(farm_config.manager_yaml(shared_storage=str(tmp_path / "shared")))
+            (worker_dir / farm_config.WORKER_CONFIG).write_text(farm_config.worker_yaml(manager_url=url))
         log = open(tmp_path / "farm.log", "w")  # noqa: SIM115 - closed with the processes
         started.append(subprocess.Popen([bins / "flamenco-manager", "-listen", f"127.0.0.1:{port}"],
                                         cwd=cwd, stdout=log, stderr=subprocess.STDOUT))
         for i in range(1, workers + 1):
-            started.append(subprocess.Popen(
-                [bins / "flamenco-worker", "-manager", url, "-name", f"worker-{i}", "-wait", "30s"],
-                cwd=tmp_path, stdout=log, stderr=subprocess.STDOUT))
-        return HostFarm(url, cwd, started)
+            # manager_url comes from flamenco-worker.yaml, as in the lanes (no -manager)
+            argv = (worker_cmd(i, url, worker_dir) if worker_cmd else
+                    [bins / "flamenco-worker", "-name", f"worker-{i}", "-wait", "30s"]
+                    + ([] if configured else ["-manager", url]))
+            started.append(subprocess.Popen(argv, cwd=worker_dir, stdout=log, stderr=subprocess.STDOUT))
+        return HostFarm(url, cwd, started, tmp_path / "shared")
 
     yield start
     for p in started:
@@ -117,8 +128,11 @@ def run_script(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
 def args_for(f: HostFarm, workers: int, junit: Path, **over: str) -> list[str]:
     opts = {"--manager": f.url, "--workers": str(workers), "--spec": str(SOURCE_SPEC), "--db": str(f.db),
             "--stamp-version": STAMP["version"], "--stamp-hash": STAMP["git_hash"],
-            "--stamp-release-cycle": STAMP["release_cycle"], "--junit": str(junit), "--timeout": "30"} | over
-    return [x for kv in opts.items() for x in kv]
+            "--stamp-release-cycle": STAMP["release_cycle"], "--junit": str(junit),
+            "--timeout": "30", "--shared-storage": str(f.shared), "--job-timeout": "60",
+            "--job-sleep-repeats": "1"} | over  # one sleep task per job keeps the tests short
+    flags = ["--expect-shaman"] if "--no-expect-shaman" not in over else []
+    return [x for kv in opts.items() if kv[0] != "--no-expect-shaman" for x in kv] + flags
 
 
 def cases(junit: Path) -> dict[str, tuple[str, str]]:
@@ -139,13 +153,15 @@ def cases(junit: Path) -> dict[str, tuple[str, str]]:
 def test_every_check_passes_on_a_healthy_farm(farm, tmp_path):
     f = farm(2)
     junit, timing = tmp_path / "integration.xml", tmp_path / "timing.txt"
-    proc = run_script(*args_for(f, 2, junit, **{"--timing": str(timing)}))
+    proc = run_script(*args_for(f, 2, junit, **{"--timing": str(timing), "--job-sleep-repeats": "3"}))
     assert proc.returncode == 0, proc.stdout + proc.stderr
     result = cases(junit)
-    assert list(result) == list(integration.CHECKS)
+    assert [k for k in result if not k.startswith("echo_sleep_job_")] == list(integration.CHECKS)
+    assert [k for k in result if k.startswith("echo_sleep_job_")] == ["echo_sleep_job_1", "echo_sleep_job_2"]
     assert all(status == "passed" for status, _ in result.values()), result
     line = [x for x in proc.stdout.splitlines() if x.startswith("integration: ")]
     assert len(line) == 1 and line[0].startswith("integration: 2 workers up and signed on in ")
+    assert " 2 echo-sleep jobs completed in " in line[0]
     assert timing.read_text().strip() == line[0]
     assert "migration(s) applied, latest version 2" in proc.stdout
 
@@ -248,7 +264,8 @@ def test_no_manager_fails_health_and_skips_what_depends_on_it(tmp_path):
     assert f"the manager at {url} did not answer GET /api/v3/version with 200 within 1s" in result["manager_healthy"][1]
     assert result["database_migrated"] == ("failed", f"the manager's database {tmp_path / 'absent.sqlite'} does not exist")
     assert {k for k, v in result.items() if v[0] == "skipped"} == {
-        "version", "openapi_valid", "openapi_matches_source", "workers_signed_on", "web_ui"}
+        "version", "openapi_valid", "openapi_matches_source", "manager_configured", "workers_signed_on",
+        "jobs_completed", "tasks_spread", "task_logs", "web_ui"}
 
 
 @pytest.mark.parametrize("bad,option", [
@@ -323,3 +340,116 @@ def test_timing_counts_from_started_at(farm, tmp_path):
     assert proc.returncode == 0, proc.stdout
     seconds = float(proc.stdout.split("signed on in ")[1].split("s")[0])
     assert 100 <= seconds < 160
+
+
+# --------------------------------------------------------------------------- #
+# jobs: the checks fail on farms that do not really run them
+
+FAKE_WORKER = r'''
+import base64, json, sys, time, urllib.request, urllib.error
+url, name, delay = sys.argv[1].rstrip("/"), sys.argv[2], float(sys.argv[3])
+auth = {}
+def call(method, path, body=None):
+    req = urllib.request.Request(url + path, method=method, data=None if body is None else json.dumps(body).encode(),
+                                 headers={"Content-Type": "application/json", **auth})
+    try:
+        with urllib.request.urlopen(req, timeout=5) as r:
+            raw = r.read()
+            return r.status, json.loads(raw) if raw else None
+    except urllib.error.HTTPError as e:
+        return e.code, None
+for _ in range(100):
+    try:
+        call("GET", "/api/v3/version"); break
+    except OSError:
+        time.sleep(0.2)
+_, reg = call("POST", "/api/v3/worker/register-worker",
+              {"name": name, "secret": "s", "platform": "linux", "supported_task_types": ["misc"]})
+auth["Authorization"] = "Basic " + base64.b64encode(f"{reg['uuid']}:s".encode()).decode()
+call("POST", "/api/v3/worker/sign-on", {"name": name, "supported_task_types": ["misc"], "software_version": "x"})
+call("POST", "/api/v3/worker/state-changed", {"status": "awake"})
+while True:
+    status, task = call("POST", "/api/v3/worker/task")
+    if status == 200:  # claims the task is done without running its commands
+        time.sleep(delay)
+        call("POST", f"/api/v3/worker/task/{task['uuid']}", {"taskStatus": "completed", "activity": "Task completed"})
+    else:
+        time.sleep(0.2)
+'''
+
+
+def fake_workers(tmp_path: Path, delay: float):
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_WORKER)
+    return lambda i, url, cwd: [sys.executable, str(script), url, f"worker-{i}", str(delay)]
+
+
+def test_a_worker_that_fakes_completion_fails_the_job_checks(farm, tmp_path):
+    """Reports every task completed at once, running nothing: the jobs finish sooner than their sleep."""
+    f = farm(2, worker_cmd=fake_workers(tmp_path, 0))
+    junit = tmp_path / "integration.xml"
+    proc = run_script(*args_for(f, 2, junit))
+    assert proc.returncode == 1, proc.stdout
+    result = cases(junit)
+    status, message = result["jobs_completed"]
+    assert status == "failed"
+    assert "sooner than its 1s sleep task can run: a worker reported tasks completed without running them" in message
+    assert result["task_logs"][0] == "skipped"
+    assert result["workers_signed_on"][0] == "passed"
+
+
+def test_a_patient_faker_is_caught_by_the_task_logs(farm, tmp_path):
+    """Waits as long as a sleep before claiming completion, but never echoes: the echo line is missing."""
+    f = farm(2, worker_cmd=fake_workers(tmp_path, 1.2))
+    junit = tmp_path / "integration.xml"
+    proc = run_script(*args_for(f, 2, junit))
+    assert proc.returncode == 1, proc.stdout
+    result = cases(junit)
+    assert result["jobs_completed"][0] == "passed", "timing alone cannot tell"
+    status, message = result["task_logs"]
+    assert status == "failed"
+    assert "the echo task's log lacks 'echo: \"flamenco-pipeline says hello from job 1" in message
+    assert "Task assigned to worker" in message, "the manager's own line is there; the worker's is not"
+
+
+def test_one_worker_doing_everything_fails_the_spread_check(farm, tmp_path, binaries):
+    """worker-2 supports no `misc` tasks (its flamenco-worker.yaml), so worker-1 runs them all."""
+    def worker(i, url, cwd):
+        own = tmp_path / f"worker-{i}"
+        own.mkdir()
+        text = farm_config.worker_yaml(manager_url=url)
+        if i == 2:
+            text = text.replace('  - "misc"\n', "")
+        (own / farm_config.WORKER_CONFIG).write_text(text)
+        return ["sh", "-c", f'cd "{own}" && exec "{binaries}/flamenco-worker" -name worker-{i}']
+
+    f = farm(2, worker_cmd=worker)
+    junit = tmp_path / "integration.xml"
+    proc = run_script(*args_for(f, 2, junit))
+    assert proc.returncode == 1, proc.stdout
+    status, message = cases(junit)["tasks_spread"]
+    assert (status, message) == ("failed", "with 2 workers, only one ran tasks (worker-1: 4)"), "2 jobs x 2 tasks"
+
+
+def test_a_first_run_manager_fails_the_configuration_check(farm, tmp_path):
+    f = farm(1, configured=False)
+    junit = tmp_path / "integration.xml"
+    proc = run_script(*args_for(f, 1, junit))
+    assert proc.returncode == 1
+    failed = {k: v for k, v in cases(junit).items() if v[0] != "passed"}
+    assert list(failed) == ["manager_configured"]
+    message = failed["manager_configured"][1]
+    assert message.startswith("the manager is in first-run mode (isFirstRun true): the web UI shows the setup assistant")
+    assert "Shaman is not enabled" in message
+
+
+@pytest.mark.parametrize("bad,option", [
+    (["--jobs", "0"], "--jobs=0"), (["--job-timeout", "0"], "--job-timeout=0"),
+    (["--job-sleep", "-1"], "--job-sleep=-1"), (["--shared-storage", "shared"], "--shared-storage="),
+])
+def test_bad_job_options_are_one_line_exit_2(bad, option, tmp_path):
+    proc = run_script("--manager", "http://manager:8080/", "--workers", "1", "--spec", str(SOURCE_SPEC), "--db",
+                      str(tmp_path / "db"), "--stamp-version", "1.0", "--stamp-hash", "abc1234",
+                      "--stamp-release-cycle", "beta", *bad)
+    assert proc.returncode == 2
+    assert proc.stderr.startswith("integration: error: ") and option in proc.stderr

@@ -31,8 +31,10 @@ FIXTURE = HERE.parent / "fixtures" / "flamenco-mini"
 GO_VERSION = "1.26.2"
 CA_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 STAMP = BuildStamp(version="3.9-fixture1", git_hash="abcdef123", release_cycle="beta")
-MANAGER_TAG = "flamenco-manager:lane-test"
-WORKER_TAG = "flamenco-worker:lane-test"
+# Tags unique to this checkout: several checkouts sharing one engine must not run each other's images.
+_CHECKOUT = __import__("hashlib").sha256(str(HERE).encode()).hexdigest()[:8]
+MANAGER_TAG = f"flamenco-manager:lane-test-{_CHECKOUT}"
+WORKER_TAG = f"flamenco-worker:lane-test-{_CHECKOUT}"
 
 #: Seconds any default-target build may take (cold, 2 cores).
 BUILD_TIMEOUT = 1200

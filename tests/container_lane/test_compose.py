@@ -20,7 +20,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import spec
+from pipeline import farm_config, integration, spec
 
 from .conftest import STAMP
 from .engine import lane_log  # noqa: E402
@@ -94,6 +94,29 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         listed = farm.get("/api/v3/worker-mgt/workers")["workers"]
         assert len(listed) == workers
         lane_log(f"compose farm with {workers} worker(s): up and all signed on in {elapsed:.1f}s")
+
+        # configured by the pipeline: the generated files are in place, no first run / setup assistant
+        for kind, service in (("manager", "manager"), ("worker", "worker")):
+            written = farm.compose("exec", "-T", service, "cat", farm_config.CONFIG_FILE[kind]).stdout
+            assert written.strip() == farm_config.config_text(kind).strip()
+        assert farm.get("/api/v3/configuration")["isFirstRun"] is False
+        manager_log = farm.compose("logs", "--no-color", "manager").stdout
+        assert "first run" not in manager_log, manager_log[-2000:]
+
+        # a job that the workers finish, spread over them (test_integration.py runs one per worker, with JUnit)
+        if workers == 1:
+            return
+        job_t0 = time.monotonic()
+        checker = integration.Checker(integration.Config(
+            f"http://127.0.0.1:{farm.port}/", workers, ROOT / "tests/fixtures/flamenco-mini" / spec.OPENAPI_SPEC,
+            Path("/nonexistent"), STAMP.version, STAMP.git_hash, STAMP.release_cycle, jobs=1, job_timeout=90))
+        message, _ = checker.check_jobs_completed()
+        (job,) = checker.farm.jobs
+        ran_on = {(t.get("worker") or {}).get("id") for t in job.tasks}
+        assert len(ran_on) > 1, f"one worker ran the whole job: {job.tasks}"
+        assert checker.check_task_logs()[0].startswith("every echo task's log holds its message")
+        lane_log(f"compose farm with {workers} worker(s): one echo-sleep job ({len(job.tasks)} tasks on "
+                 f"{len(ran_on)} worker(s)) completed in {job.seconds:.1f}s (checked in {time.monotonic() - job_t0:.1f}s)")
 
         # the shared storage is one volume at the same path in manager and every worker
         probe = f"probe-{uuid.uuid4().hex[:6]}"

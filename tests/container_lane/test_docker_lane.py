@@ -36,10 +36,10 @@ from .engine import lane_log  # noqa: E402
 pytestmark = pytest.mark.docker
 
 # What `go test -short ./...` runs in tests/fixtures/flamenco-mini (see its
-# README): 24 tests, TestServeOnRealSocket skipped under -short. One of them,
+# README): 33 tests, TestServeOnRealSocket skipped under -short. One of them,
 # internal/sharedstorage TestCheckSharedStoragePath, fails under root as Flamenco's
 # does, so 0 failures needs the lanes to run `go test` as a normal user.
-FIXTURE_TESTS = 24
+FIXTURE_TESTS = 33
 FIXTURE_SKIPPED = 1
 
 # The first test to touch `default_build` pays for the cold build.

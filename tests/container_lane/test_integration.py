@@ -20,9 +20,9 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from pipeline import integration, spec
+from pipeline import farm_config, integration, spec
 
-from .conftest import STAMP
+from .conftest import _CHECKOUT, STAMP
 from .engine import run_docker, timed
 from .test_compose import Farm
 from .engine import lane_log  # noqa: E402
@@ -33,7 +33,7 @@ EXTRA_PATH = "/api/v3/not-in-the-source"
 
 
 def check_farm(farm: Farm, context: Path, workers: int, started_at: float, out: Path,
-               stamp_version: str = STAMP.version) -> tuple[subprocess.CompletedProcess, dict]:
+               stamp_version: str = STAMP.version, extra: tuple[str, ...] = ()) -> tuple[subprocess.CompletedProcess, dict]:
     """Run integration.py against the farm; returns the process and testcase -> (status, message)."""
     data = out / "manager-data"
     data.mkdir(parents=True)
@@ -46,7 +46,7 @@ def check_farm(farm: Farm, context: Path, workers: int, started_at: float, out: 
          "--stamp-version", stamp_version, "--stamp-hash", STAMP.git_hash,
          "--stamp-release-cycle", STAMP.release_cycle,
          "--junit", str(junit), "--timing", str(out / spec.INTEGRATION_REPORTS[1]),
-         "--started-at", str(started_at), "--timeout", "90"],
+         "--started-at", str(started_at), "--timeout", "90", "--job-timeout", "120", *farm_config.checker_args(), *extra],
         capture_output=True, text=True, timeout=180,
     )
     print(proc.stdout, end="")
@@ -78,10 +78,19 @@ def test_integration_checks_pass_on_the_compose_farm(default_build, workers, tmp
         started = up(farm, workers)
         proc, cases = check_farm(farm, default_build.context, workers, started, tmp_path)
         assert proc.returncode == 0, proc.stdout + proc.stderr
-        assert list(cases) == list(integration.CHECKS)
+        assert [k for k in cases if not k.startswith("echo_sleep_job_")] == list(integration.CHECKS)
+        assert [k for k in cases if k.startswith("echo_sleep_job_")] == [f"echo_sleep_job_{n}" for n in
+                                                                       range(1, workers + 1)], "one job per worker"
         assert {k: v for k, v in cases.items() if v[0] != "passed"} == {}
         (line,) = [x for x in proc.stdout.splitlines() if x.startswith("integration: ")]
         assert line.startswith(f"integration: {workers} workers up and signed on in ")
+        assert f"; {workers} echo-sleep jobs completed in " in line
+        # per-job timings in the JUnit XML: each job took at least its 1 s sleep, within the job timeout
+        times = {c.name: c.time for suite in JUnitXml.fromfile(str(tmp_path / spec.INTEGRATION_REPORTS[0]))
+                 for c in suite if c.name.startswith("echo_sleep_job_")}
+        assert len(times) == workers and all(1.0 <= t < 120 for t in times.values()), times
+        if workers > 1:
+            assert cases["tasks_spread"][0] == "passed"
         lane_log(f"compose farm, {workers} worker(s): {line}")
         assert (tmp_path / spec.INTEGRATION_REPORTS[1]).read_text().strip() == line
     finally:
@@ -107,9 +116,9 @@ def broken_managers(lane, fixture_copy, default_build):
                                         "responses": {"204": {"description": "Nothing."}}}}
     served.write_text(json.dumps(doc, indent=2) + "\n")
     jobs = {
-        "version": ("flamenco-manager:lane-broken-version", default_build.context,
+        "version": (f"flamenco-manager:lane-broken-version-{_CHECKOUT}", default_build.context,
                     lane.args(FLAMENCO_VERSION=BROKEN_VERSION)),
-        "spec": ("flamenco-manager:lane-broken-spec", extra, lane.args()),
+        "spec": (f"flamenco-manager:lane-broken-spec-{_CHECKOUT}", extra, lane.args()),
     }
     with timed("broken manager images (version, spec)"):
         with ThreadPoolExecutor(len(jobs)) as pool:
@@ -138,7 +147,7 @@ def test_a_broken_manager_fails_the_right_check_readably(default_build, broken_m
     farm = Farm(dataclasses.replace(default_build, manager=tag), 1)
     try:
         started = up(farm, 1)
-        proc, cases = check_farm(farm, context, 1, started, tmp_path)
+        proc, cases = check_farm(farm, context, 1, started, tmp_path, extra=("--job-sleep-repeats", "1"))
         assert proc.returncode == 1, proc.stdout + proc.stderr
         assert {k: v for k, v in cases.items() if v[0] != "passed"} == {check: ("failed", message)}
         assert f"FAIL {check}: {message}" in proc.stdout
