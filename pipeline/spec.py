@@ -689,6 +689,14 @@ def step_uid(name: str) -> int | None:
     return USER_IDS[user] if user else None
 
 
+def cache_uid(cache: Cache) -> int | None:
+    """The owner of a cache volume: the user of the steps that mount it (one per cache)."""
+    users = {step_uid(st.name) for st in STAGES for r in st.steps if isinstance(r, Run) and cache in r.caches}
+    if len(users) > 1:
+        raise ValueError(f"cache {cache.key} is mounted by steps of different users: {users}")
+    return users.pop() if users else None
+
+
 def dependencies(name: str) -> list[str]:
     """Direct dependencies: the parent and any stage copied from."""
     s = stage(name)
@@ -746,7 +754,7 @@ class Plan:
             "images": self.images,
             "go_module_env": self.go_env or {"(all)": "Go toolchain defaults"},
             "caches": [
-                {"id": c.volume_id(self.toolchains, self.build_platform),
+                {"id": c.volume_id(self.toolchains, self.build_platform, cache_uid(c)),
                  "path": c.path, "sharing": c.sharing}
                 for c in self.caches
             ],

@@ -265,6 +265,9 @@ def test_cache_ids_separate_users_and_toolchains():
     ids = {c.volume_id({"go": v}, "linux/amd64", uid) for v in ("1.25.5", "1.26.2") for uid in (None, spec.BUILD_UID)}
     assert len(ids) == 4, "no two (toolchain, user) pairs share a build cache"
     assert spec.GOMODCACHE.volume_id({}, "linux/amd64", spec.BUILD_UID) != spec.GOMODCACHE.volume_id({}, "linux/amd64")
+    # every step that mounts a Go cache runs as the build user; yarn's runs as root (plan prints these ids)
+    assert spec.cache_uid(spec.GOCACHE) == spec.cache_uid(spec.GOMODCACHE) == spec.BUILD_UID
+    assert spec.cache_uid(spec.YARN_CACHE) is None
 
 
 def _closure(name: str) -> set[str]:

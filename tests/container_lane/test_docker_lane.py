@@ -169,7 +169,7 @@ def test_go_test_runs_as_the_build_user(lane, default_build):
 
 
 @BUILD
-def test_embedded_file_change_changes_the_binary(lane, fixture_copy, default_build, tmp_path):
+def test_embedded_file_change_changes_the_binary(lane, fixture_copy, tmp_path):
     """The Go stages copy only Go sources and embeds: a file the manager embeds through
     //go:embed (a migration, internal/persistence), changed, must change the binary; a docs
     change must not re-run go build at all."""
