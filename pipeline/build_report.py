@@ -153,7 +153,7 @@ ORIGINAL_BREAKDOWN = (
     ("Go modules", 84, ("go-deps",)),
     ("Python", 54, ("addon",)),
     ("Node", 6, ("web-deps", "webapp")),
-    ("tools", 13, ("build-tools",)),
+    ("tools", 13, ("gotestsum", "staticcheck")),
     ("compile", 12, ("go-source", "app")),
 )
 ORIGINAL_TOTAL = 9 * 60 + 29
