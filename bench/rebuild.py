@@ -68,7 +68,7 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline import buildkit_log, spec  # noqa: E402
 from pipeline.build_report import TargetLog, docker_lane_report, render_svg, step_name  # noqa: E402
-from pipeline.docker_lane import DOCKERFILE, build_args, docker_binary, docker_env  # noqa: E402
+from pipeline.docker_lane import build_args, docker_binary, docker_env  # noqa: E402
 from pipeline.settings import load_settings  # noqa: E402
 from pipeline.source_facts import BuildStamp, parse_go_mod  # noqa: E402
 
@@ -81,7 +81,7 @@ TAG = "flamenco-pipeline-bench/{who}-{target}:latest"
 TOOLBOX_REPO = "flamenco-pipeline-bench/toolbox"
 BUILD_TIMEOUT = 3600
 
-GRAPHS = {"ours": DOCKERFILE, "before": BENCH / "Dockerfile.before", "baseline": BENCH / "Dockerfile.baseline"}
+GRAPHS = {"ours": ROOT / "Dockerfile.dev", "before": BENCH / "Dockerfile.before", "baseline": BENCH / "Dockerfile.baseline"}
 IMAGES = ("manager", "worker")
 EVERYTHING = ("manager", "worker", "reports", "check")
 SCENARIOS = ("cold-images", "cold-ordered", "cold", "no-op", "source", "web", "docs", "dep")
