@@ -335,7 +335,10 @@ echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' /tmp/g
 # cache volume, i.e. catches a cache altered after download. Off the images' critical path
 # (measured: docs/performance.md); the test reports carry its output, so `ci`/`test` fail on it.
 GO_VERIFY = f"""mkdir -p {OUT}
-go mod verify | tee {OUT}/go-mod-verify.txt"""
+status=0
+go mod verify > {OUT}/go-mod-verify.txt 2>&1 || status=$?
+cat {OUT}/go-mod-verify.txt
+exit $status"""  # no `| tee`: POSIX sh has no pipefail, tee's 0 would hide a failed verify
 
 # Tools added on top of Flamenco's go.mod, each in its own stage from go-base (not from
 # go-deps: `go install module@version` ignores the main module), so they compile beside

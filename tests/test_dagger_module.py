@@ -294,3 +294,17 @@ def test_reports_carry_go_mod_verify(pipeline):
     """The test reports depend on go-verify (copied in after go test), so `test`/`ci` fail if it does."""
     (copy,) = [c for c in calls(pipeline.test_container(), "withFile") if c.args["path"].endswith("go-mod-verify.txt")]
     assert copy.args["path"] == f"{spec.REPORTS}/go-mod-verify.txt"
+
+
+@pytest.mark.parametrize("rc", [0, 1])
+def test_go_verify_step_fails_when_go_mod_verify_does(pipeline, tmp_path, rc):
+    """The exact go-verify script against a stand-in `go`: its exit code is verify's, not a pipe's."""
+    (argv,) = [a for a, _, _ in exec_env(pipeline._graph().container("go-verify")) if "go mod verify" in a[-1]]
+    fake = tmp_path / "go"
+    fake.write_text(f"#!/bin/sh\necho 'all modules verified'\nexit {rc}\n")
+    fake.chmod(0o755)
+    script = argv[-1].replace(spec.OUT, f"{tmp_path}/out")
+    proc = subprocess.run(argv[:-1] + [script], env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+                          capture_output=True, text=True)
+    assert proc.returncode == rc
+    assert (tmp_path / "out" / "go-mod-verify.txt").read_text().strip() == "all modules verified"
