@@ -153,7 +153,7 @@ ORIGINAL_BREAKDOWN = (
     ("Go modules", 84, ("go-deps",)),
     ("Python", 54, ("addon",)),
     ("Node", 6, ("web-deps", "webapp")),
-    ("tools", 13, ("build-tools",)),
+    ("tools", 13, ("gotestsum", "staticcheck")),
     ("compile", 12, ("go-source", "app")),
 )
 ORIGINAL_TOTAL = 9 * 60 + 29
@@ -265,6 +265,21 @@ def _stage_label(v: buildkit_log.Vertex, target: str) -> tuple[str, str]:
     return "(internal)", "internal"
 
 
+_STEP_NAME = re.compile(r"step '([^']+)' took longer than")
+_COPY_ARGS = re.compile(r"\[([^,\]]+), ([^\]]+)\]\s*$")
+
+
+def step_name(v: buildkit_log.Vertex) -> str:
+    """A step's name for the report: the spec's Run name (every step script carries it in its
+    time-limit message), else what a COPY brings where, else the instruction's short title."""
+    if m := _STEP_NAME.search(v.title):
+        return m.group(1)
+    if v.instruction in ("COPY", "ADD") and (m := _COPY_ARGS.search(v.title)):
+        src = f"{v.copy_from}:{m.group(1)}" if v.copy_from else m.group(1)
+        return f"copy {src} -> {m.group(2)}"
+    return _short_title(v.title, 60)
+
+
 def _short_title(title: str, limit: int = 90) -> str:
     t = title.split("] ", 1)[-1] if title.startswith("[") else title
     t = re.sub(r"--mount=\S+\s*", "", t)
@@ -321,6 +336,7 @@ def docker_lane_report(
                 go_env, fetched, go_env_target = go_env_from_output(lines), modules_fetched(lines), item.target
             inst = {
                 "stage": label, "kind": kind, "index": v.index, "instruction": v.instruction,
+                "name": step_name(v) if v.is_step else None,
                 "title": _short_title(v.title), "cached": v.cached, "status": v.status,
                 "seconds": v.seconds if v.seconds is not None else (None if v.cached else round(v.duration, 3)),
                 "start": round(start, 3), "end": round(end, 3), "error": v.error, "platform": v.platform,
@@ -445,7 +461,8 @@ def _group_stages(instances) -> list[dict]:
             if kind == "stage" else None,
             "status": status, "targets": targets,
             "error": next((s["error"] for s in steps if s["error"]), None),
-            "steps": [{k: s[k] for k in ("index", "instruction", "title", "cached", "seconds", "start", "end", "status")}
+            "steps": [{k: s.get(k) for k in ("index", "instruction", "name", "title", "cached", "seconds", "start",
+                                             "end", "status")}
                       for s in steps] if kind != "internal" else [],
         })
     stages.sort(key=lambda s: (s["start"], s["end"], s["name"]))
@@ -731,6 +748,7 @@ def render_markdown(report: Mapping, svg_name: str | None = FILES["svg"]) -> str
         lines += ["", f"Not shown: BuildKit's own work (loading the Dockerfile, the build context and image "
                       f"metadata), {busy:.1f} s in all."]
     lines.append("")
+    lines += _steps_table(stages)
     if path.get("segments"):
         lines += ["## Critical path", "", "| stage | start (s) | end (s) | seconds |", "|---|---:|---:|---:|"]
         for seg in path["segments"]:
@@ -762,6 +780,23 @@ def render_markdown(report: Mapping, svg_name: str | None = FILES["svg"]) -> str
     for note in report.get("notes") or []:
         lines.append(f"- {note}")
     return "\n".join(lines).rstrip() + "\n"
+
+
+def _steps_table(stages: Sequence[Mapping]) -> list[str]:
+    """One row per named step inside the stages (not FROM/WORKDIR), so a long compile inside a
+    stage shows as itself. Empty when the lane records no steps (the Dagger lane times stages)."""
+    rows = [(s, st) for s in stages if s.get("kind") == "stage"
+            for st in s.get("steps") or [] if st.get("instruction") not in ("FROM", "WORKDIR", None)]
+    if not rows:
+        return []
+    out = ["## Steps", "", "| stage | step | start (s) | end (s) | seconds | cache |", "|---|---|---:|---:|---:|---|"]
+    for s, st in rows:
+        cache = "hit" if st.get("cached") else st.get("status") if st.get("status") not in ("done", None) else "ran"
+        took = 0.0 if st.get("cached") else (st.get("seconds") if st.get("seconds") is not None
+                                              else st["end"] - st["start"])
+        name = (st.get("name") or st.get("title") or "").replace("|", "\\|")
+        out.append(f"| {s['name']} | {name} | {st['start']:.1f} | {st['end']:.1f} | {took:.1f} | {cache} |")
+    return out + [""]
 
 
 # colours: readable on light and dark GitHub themes (the chart has its own white background)

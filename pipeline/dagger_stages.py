@@ -37,11 +37,20 @@ def with_env(env: dict[str, str]):
     return step
 
 
-def with_caches(caches: tuple[spec.Cache, ...], toolchains: dict[str, str], build_platform: str):
+def owner(uid: int | None) -> str:
+    """Dagger's `owner` argument for a non-root step user ("" keeps root)."""
+    return f"{uid}:{uid}" if uid is not None else ""
+
+
+def with_caches(caches: tuple[spec.Cache, ...], toolchains: dict[str, str], build_platform: str,
+                uid: int | None = None):
+    """Cache volumes for one step; a non-root step user owns its own volumes (ids carry the uid)."""
+
     def step(ctr: dagger.Container) -> dagger.Container:
         for c in caches:
             ctr = ctr.with_mounted_cache(
-                c.path, dag.cache_volume(c.volume_id(toolchains, build_platform)), sharing=_SHARING[c.sharing]
+                c.path, dag.cache_volume(c.volume_id(toolchains, build_platform, uid)),
+                sharing=_SHARING[c.sharing], owner=owner(uid),
             )
         return ctr
 
@@ -57,16 +66,16 @@ def without_caches(caches: tuple[spec.Cache, ...]):
     return step
 
 
-def with_step_mounts(ids: tuple[str, ...], mounts: dict[str, dagger.File | dagger.Secret]):
-    """Mount the optional CA bundle / netrc for one step; they never land in a layer."""
+def with_step_mounts(ids: tuple[str, ...], mounts: dict[str, dagger.File | dagger.Secret], uid: int | None = None):
+    """Mount the optional CA bundle / netrc for one step (readable by its user); never in a layer."""
 
     def step(ctr: dagger.Container) -> dagger.Container:
         for sid in ids:
             obj = mounts.get(sid)
             if isinstance(obj, dagger.Secret):
-                ctr = ctr.with_mounted_secret(spec.SECRET_MOUNTS[sid], obj)
+                ctr = ctr.with_mounted_secret(spec.SECRET_MOUNTS[sid], obj, owner=owner(uid))
             elif obj is not None:
-                ctr = ctr.with_mounted_file(spec.SECRET_MOUNTS[sid], obj)
+                ctr = ctr.with_mounted_file(spec.SECRET_MOUNTS[sid], obj, owner=owner(uid))
         return ctr
 
     return step
@@ -95,8 +104,8 @@ def with_output_dirs(paths: tuple[str, ...]):
 
 
 def with_run(run: spec.Run, *, mounts: dict, toolchains: dict[str, str], build_platform: str,
-             outputs: tuple[str, ...] = ()):
-    """One spec Run step: caches and secret mounts for the step only, then `sh -c`.
+             outputs: tuple[str, ...] = (), uid: int | None = None):
+    """One spec Run step: caches and secret mounts for the step only (owned by its user), then `sh -c`.
 
     A keep-going step (its exit code is a report) gets its stage's output directories first.
     """
@@ -104,8 +113,8 @@ def with_run(run: spec.Run, *, mounts: dict, toolchains: dict[str, str], build_p
     def step(ctr: dagger.Container) -> dagger.Container:
         if run.keep_going:
             ctr = ctr.with_(with_output_dirs(outputs))
-        ctr = ctr.with_(with_caches(run.caches, toolchains, build_platform))
-        ctr = ctr.with_(with_step_mounts(run.mounts, mounts))
+        ctr = ctr.with_(with_caches(run.caches, toolchains, build_platform, uid))
+        ctr = ctr.with_(with_step_mounts(run.mounts, mounts, uid))
         ctr = ctr.with_exec(
             ["sh", "-c", spec.step_script(run)],
             expect=dagger.ReturnType.ANY if run.keep_going else dagger.ReturnType.SUCCESS,
@@ -171,13 +180,14 @@ class StageGraph:
         if st.platform == "target" and platform and not st.image:
             env |= platform_env(platform)
         ctr = ctr.with_(with_env(env)).with_workdir(st.workdir)
+        uid = spec.step_uid(st.name)
         for step in st.steps:
             if isinstance(step, spec.Copy):
-                ctr = self._copy(ctr, step, platform)
+                ctr = self._copy(ctr, step, platform, owner(uid))
             else:
                 ctr = ctr.with_(
                     with_run(step, mounts=self.mounts, toolchains=self.toolchains, build_platform=self.build_platform,
-                             outputs=st.outputs)
+                             outputs=st.outputs, uid=uid)
                 )
         if st.user:
             ctr = ctr.with_user(st.user)
@@ -187,18 +197,23 @@ class StageGraph:
             ctr = ctr.with_exposed_port(port)
         return ctr
 
-    def _copy(self, ctr: dagger.Container, step: spec.Copy, platform: str | None) -> dagger.Container:
+    def _copy(self, ctr: dagger.Container, step: spec.Copy, platform: str | None, own: str = "") -> dagger.Container:
+        """A Copy step; `own` ("uid:gid" or "") owns what lands, like Dockerfile COPY --chown."""
         if step.from_stage:
             (path,) = step.paths
             other = self.container(step.from_stage, platform)
             if path.endswith("/"):
-                return ctr.with_directory(step.dest, other.directory(path))
-            return ctr.with_file(step.dest, other.file(path))
+                return ctr.with_directory(step.dest, other.directory(path), owner=own)
+            return ctr.with_file(step.dest, other.file(path), owner=own)
         for path in step.paths:
+            parent, _, leaf = path.rpartition("/")
             if path == ".":
-                ctr = ctr.with_directory(step.dest, self.source)
+                ctr = ctr.with_directory(step.dest, self.source, owner=own)
             elif path.endswith("/"):
-                ctr = ctr.with_directory(f"{step.dest}/{path.rstrip('/')}", self.source.directory(path))
+                ctr = ctr.with_directory(f"{step.dest}/{path.rstrip('/')}", self.source.directory(path), owner=own)
+            elif "*" in leaf:  # a glob within one directory, as Dockerfile COPY matches it
+                ctr = ctr.with_directory(f"{step.dest}/{parent}" if parent else step.dest,
+                                         self.source.directory(parent or "."), include=[leaf], owner=own)
             else:
-                ctr = ctr.with_file(f"{step.dest}/{path}", self.source.file(path))
+                ctr = ctr.with_file(f"{step.dest}/{path}", self.source.file(path), owner=own)
         return ctr

@@ -257,14 +257,14 @@ class FlamencoPipeline:
         return self._stage(stage, "base")
 
     @function(cache=CACHE_POLICIES["deps"])
-    def deps(self, stage: Annotated[str, Doc("go-deps or web-deps")] = "go-deps") -> dagger.Container:
+    def deps(self, stage: Annotated[str, Doc("go-deps, go-verify or web-deps")] = "go-deps") -> dagger.Container:
         """Dependencies from go.mod/go.sum or package.json/yarn.lock only."""
         return self._stage(stage, "deps")
 
     @function(cache=CACHE_POLICIES["build_tools"])
-    def build_tools(self) -> dagger.Container:
-        """The Go deps stage plus mage, gotestsum and staticcheck."""
-        return self._stage("build-tools", "build-tools")
+    def build_tools(self, stage: Annotated[str, Doc("gotestsum or staticcheck")] = "gotestsum") -> dagger.Container:
+        """A tool stage (go-base plus one go install), joined only into test or check."""
+        return self._stage(stage, "build-tools")
 
     @function(cache=CACHE_POLICIES["app"])
     def app(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:

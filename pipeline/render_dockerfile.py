@@ -16,6 +16,7 @@ HEADER = """\
 # Do not edit by hand; a test fails when this file and the render differ.
 #
 # Same stages as the Dagger module: base -> deps -> build-tools -> app (+ test, check, runtime).
+# Go steps run as the non-root build user; images need only go-base -> go-deps -> go-source -> app.
 # Build from a Flamenco checkout (the build context), for example:
 #   DOCKER_BUILDKIT=1 docker build -f Dockerfile.dev --target manager \\
 #     --build-arg FLAMENCO_GIT_HASH=$(git rev-parse --short HEAD) \\
@@ -24,7 +25,7 @@ HEADER = """\
 # `flamenco-pipeline docker build` passes every build arg from the same settings as the Dagger lane.
 # Targets: manager, worker, reports (export: --output type=local,dest=DIR), binaries, check.
 # Extra CA bundle (corporate TLS proxy): --secret id=extra_ca,src=/path/ca.pem (never stored in a layer).
-# Private Go modules: --secret id=go_netrc,src=$HOME/.netrc (mounted at /root/.netrc for Go steps only).
+# Private Go modules: --secret id=go_netrc,src=$HOME/.netrc (mounted at the build user's ~/.netrc for Go steps only).
 # Step time limit (default 900 s): STEP_TIMEOUT=600 ... --secret id=step_timeout,env=STEP_TIMEOUT
 # (a secret, not a build arg, so changing it invalidates no cached step).
 """
@@ -39,8 +40,14 @@ def _comment(text: str) -> list[str]:
     return [f"#   {line}".rstrip() for line in text.splitlines()]
 
 
-def _cache_mount(c: spec.Cache) -> str:
-    return f"--mount=type=cache,id={c.volume_id(DOCKER_TOOLCHAINS, '${BUILDOS}/${BUILDARCH}')},target={c.path},sharing={c.sharing}"
+def _owned(uid: int | None) -> str:
+    """Mount options that make a non-root step user the owner (Docker 20.10's frontend has them)."""
+    return f",uid={uid},gid={uid}" if uid is not None else ""
+
+
+def _cache_mount(c: spec.Cache, uid: int | None = None) -> str:
+    vid = c.volume_id(DOCKER_TOOLCHAINS, '${BUILDOS}/${BUILDARCH}', uid)
+    return f"--mount=type=cache,id={vid},target={c.path},sharing={c.sharing}{_owned(uid)}"
 
 
 # Intended to key cache ids by toolchain/platform like the Dagger lane. KNOWN GAP:
@@ -51,25 +58,32 @@ def _cache_mount(c: spec.Cache) -> str:
 DOCKER_TOOLCHAINS = {"go": "${GO_VERSION}", "node": "${NODE_MAJOR}"}
 
 
-def _run(step: spec.Run) -> list[str]:
-    mounts = [_cache_mount(c) for c in step.caches]
+def _run(step: spec.Run, uid: int | None = None) -> list[str]:
+    mounts = [_cache_mount(c, uid) for c in step.caches]
     ids = step.mounts + (() if step.timeout else ("step_timeout",))  # STEP_TIMEOUT: a secret, in no cache key
-    mounts += [f"--mount=type=secret,id={sid},target={spec.SECRET_MOUNTS[sid]}" for sid in ids]
+    mounts += [f"--mount=type=secret,id={sid},target={spec.SECRET_MOUNTS[sid]}{_owned(uid)}" for sid in ids]
     lines = [f"# step: {step.name}", *_comment(step.script)]
     argv = json.dumps(["sh", "-c", spec.step_script(step)])
     lines.append("RUN " + " ".join(mounts + [argv]) if mounts else f"RUN {argv}")
     return lines
 
 
-def _copy(step: spec.Copy) -> list[str]:
+def _copy(step: spec.Copy, uid: int | None = None) -> list[str]:
+    chown = f"--chown={uid}:{uid} " if uid is not None else ""
     out = []
     if step.from_stage:
         (path,) = step.paths
-        out.append(f"COPY --from={step.from_stage} {json.dumps([path, step.dest])}")
+        out.append(f"COPY --from={step.from_stage} {chown}{json.dumps([path, step.dest])}")
         return out
     for path in step.paths:
-        dest = step.dest if path == "." else f"{step.dest}/{path.rstrip('/')}"
-        out.append(f"COPY {json.dumps([path, dest])}")
+        parent, _, leaf = path.rpartition("/")
+        if path == ".":
+            dest = step.dest
+        elif "*" in leaf:  # a glob within one directory: into that directory
+            dest = f"{step.dest}/{parent}/" if parent else f"{step.dest}/"
+        else:
+            dest = f"{step.dest}/{path.rstrip('/')}"
+        out.append(f"COPY {chown}{json.dumps([path, dest])}")
     return out
 
 
@@ -100,13 +114,14 @@ def _stage(st: spec.Stage) -> list[str]:
     if st.image or st.workdir != spec.stage(st.parent).workdir:
         lines.append(f"WORKDIR {st.workdir}")
     guarded = st.name not in spec.RUNTIME_STAGES
+    uid = spec.step_uid(st.name)
     for step in st.steps:
         if not guarded and isinstance(step, spec.Copy) and step.from_stage:
             # spec.LABEL_GUARD: after the runtime's own steps (their cache ignores the stamp),
             # before it waits for the app stage.
-            lines += [_arg(a) for a in spec.LABEL_PARAMS] + _run(spec.LABEL_GUARD)
+            lines += [_arg(a) for a in spec.LABEL_PARAMS] + _run(spec.LABEL_GUARD, uid)
             guarded = True
-        lines += _copy(step) if isinstance(step, spec.Copy) else _run(step)
+        lines += _copy(step, uid) if isinstance(step, spec.Copy) else _run(step, uid)
     if st.name in spec.RUNTIME_STAGES:
         labels = spec.labels("${FLAMENCO_VERSION}", "${FLAMENCO_GIT_HASH}", "${SOURCE_URL}", f"flamenco-{st.name}")
         lines.append("LABEL " + " \\\n      ".join(f'{k}="{v}"' for k, v in labels.items()))

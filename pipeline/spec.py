@@ -7,8 +7,12 @@ containers, :mod:`pipeline.render_dockerfile` into `Dockerfile.dev`, and the doc
 and `flamenco-pipeline plan` print it. Nothing in this module imports dagger.
 
 Tiers: base -> deps -> build-tools -> app (then test/check and the runtime images).
-Each stage copies only what it needs, so a source-only change re-runs only the
-app tier, and Go deps / web deps / the add-on run concurrently.
+Each stage copies only what can change its result, so a source-only change
+re-runs only the app tier, a docs-only change nothing, and Go deps / web deps /
+the tools / the add-on run concurrently. The images' critical path is
+go-base -> go-deps -> go-source -> app: the tools (gotestsum, staticcheck) are
+joined only into test and check, and `go mod verify` only into the reports.
+Every Go step runs as the non-root build user (Flamenco's own tests refuse root).
 """
 
 from __future__ import annotations
@@ -24,7 +28,12 @@ OUT = "/out"
 REPORTS = "/reports"
 TOOLS_BIN = "/usr/local/bin"
 CA_SECRET_PATH = "/run/secrets/extra_ca"  # where the optional extra CA bundle is mounted
-NETRC_PATH = "/root/.netrc"  # where the optional netrc for private Go modules is mounted
+# Every Go step runs as this non-root user (a passwd entry, a home): Flamenco's
+# TestCheckSharedStoragePath refuses to run as root, and nothing in a build needs root.
+BUILD_USER = "builder"
+BUILD_UID = 10002  # also its gid; distinct from the runtime user's
+BUILD_HOME = f"/home/{BUILD_USER}"
+NETRC_PATH = f"{BUILD_HOME}/.netrc"  # the optional netrc for private Go modules: $HOME/.netrc of the Go steps
 # Optional per-step mounts: Dagger File/Secret mounts, BuildKit `--mount=type=secret`.
 # Mounted for the step only, so they never land in a layer, an image or a cache key.
 # `step_timeout` carries STEP_TIMEOUT in the Docker lane: a secret is in no cache key, so
@@ -36,6 +45,7 @@ DATA_DIR = "/var/lib/flamenco"  # CWD of both apps: their config files and datab
 SHARED_STORAGE = "/srv/flamenco/shared"  # must be the same path on manager and workers
 RUNTIME_USER = "flamenco"
 RUNTIME_UID = 10001
+USER_IDS = {BUILD_USER: BUILD_UID, RUNTIME_USER: RUNTIME_UID}  # numeric ids, for cache/secret mount owners
 MANAGER_PORT = 8080
 SBOM_DIR = "/sbom"
 
@@ -85,18 +95,23 @@ class Cache:
     doc: str = ""
     toolchain: str | None = None  # "go" / "node": the id carries that version + the build platform
 
-    def volume_id(self, versions: dict[str, str], platform: str) -> str:
-        """Volume name: incompatible toolchains and platforms never share one."""
+    def volume_id(self, versions: dict[str, str], platform: str, uid: int | None = None) -> str:
+        """Volume name: incompatible toolchains, platforms and owners never share one.
+
+        `uid`: the non-root user the steps run as (its files in the volume are its
+        own); None for root, whose ids stay as they were."""
+        owner = f"-uid{uid}" if uid is not None else ""
         if self.toolchain is None:
-            return f"flamenco-{self.key}"
-        return f"flamenco-{self.key}-{self.toolchain}{versions[self.toolchain]}-{platform.replace('/', '-')}"
+            return f"flamenco-{self.key}{owner}"
+        return f"flamenco-{self.key}-{self.toolchain}{versions[self.toolchain]}-{platform.replace('/', '-')}{owner}"
 
 
 @dataclass(frozen=True)
 class Copy:
     """Copy paths from the source (from_stage=None) or from another stage.
 
-    Source paths ending in '/' are directories. Destinations are absolute.
+    Source paths ending in '/' are directories; a last component with '*' is a
+    glob within one directory (``web/*.go``). Destinations are absolute.
     """
 
     paths: tuple[str, ...]
@@ -184,7 +199,7 @@ GOMODCACHE = Cache(
     "safe to share across Go versions; also holds toolchains fetched by GOTOOLCHAIN=auto.",
 )
 GOCACHE = Cache(
-    "gobuild", "/root/.cache/go-build", toolchain="go",
+    "gobuild", f"{BUILD_HOME}/.cache/go-build", toolchain="go",
     doc="Go build and test cache (GOCACHE), one per Go version and build platform.",
 )
 YARN_CACHE = Cache(
@@ -302,6 +317,7 @@ PY"""
 
 # Always exits 0: the exit code is a report, so reports come back when tests fail.
 RUN_TESTS = r"""mkdir -p /reports
+echo "flamenco-pipeline: go test runs as $(id -un) (uid $(id -u))"
 set +e
 gotestsum --junitfile /reports/junit.xml --jsonfile /reports/go-test.json --format testname -- -short -coverprofile=/reports/coverage.out ./...
 echo $? > /reports/exit-code
@@ -312,7 +328,26 @@ echo "flamenco-pipeline: go test exit code $(cat /reports/exit-code)"
 
 GO_DOWNLOAD = r"""go mod download -x 2>/tmp/go-mod-download.log || { tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; }
 echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' /tmp/go-mod-download.log || true)"
-go mod verify"""
+"""
+
+# `go mod download` already checks every zip it fetches against go.sum (and the checksum
+# database for lines go.sum lacks). `go mod verify` re-hashes what sits in the shared module
+# cache volume, i.e. catches a cache altered after download. Off the images' critical path
+# (measured: docs/performance.md); the test reports carry its output, so `ci`/`test` fail on it.
+GO_VERIFY = f"""mkdir -p {OUT}
+status=0
+go mod verify > {OUT}/go-mod-verify.txt 2>&1 || status=$?
+cat {OUT}/go-mod-verify.txt
+exit $status"""  # no `| tee`: POSIX sh has no pipefail, tee's 0 would hide a failed verify
+
+# Tools added on top of Flamenco's go.mod, each in its own stage from go-base (not from
+# go-deps: `go install module@version` ignores the main module), so they compile beside
+# go-deps and the app, and only test / check wait for them.
+TOOLS_OUT = f"{OUT}/tools"
+
+
+def install_tool(module_at_version: str) -> str:
+    return f"GOBIN={TOOLS_OUT} go install {module_at_version}"
 
 # yarn 1 fetches lockfile URLs on its default registry from the configured one, so a
 # mirror (--npm-registry) serves Flamenco's yarn.lock as it is. Unset: yarn's default.
@@ -367,6 +402,14 @@ for kind in ("manager", "worker"):
 PY
 """
 
+# The build user, as root in go-base; its home holds GOCACHE and the netrc mount point.
+ADD_BUILD_USER = (
+    f"groupadd --gid {BUILD_UID} {BUILD_USER} && "
+    f"useradd --uid {BUILD_UID} --gid {BUILD_UID} --create-home --home-dir {BUILD_HOME} --shell /bin/sh {BUILD_USER} && "
+    f"install -d -o {BUILD_USER} -g {BUILD_USER} {SRC} {OUT} {REPORTS} {BUILD_HOME}/.cache && "
+    f"chown {BUILD_USER}:{BUILD_USER} {SRC} {BUILD_HOME}"  # both may exist already (WORKDIR, an earlier step's $HOME)
+)
+
 ADD_USER = (
     f"groupadd --gid {RUNTIME_UID} {RUNTIME_USER} && "
     f"useradd --uid {RUNTIME_UID} --gid {RUNTIME_UID} --home-dir {DATA_DIR} --shell /usr/sbin/nologin {RUNTIME_USER} && "
@@ -400,18 +443,35 @@ GO_ENV = (
     ("GOFLAGS", "${GOFLAGS}"),
     ("GOMODCACHE", GOMODCACHE.path),
     ("GOCACHE", GOCACHE.path),
+    ("HOME", BUILD_HOME),  # the go command's $HOME (netrc, config) is the build user's
+    ("GOPATH", f"{BUILD_HOME}/go"),  # the checksum database cache (GOPATH/pkg/sumdb) must be writable by it
     ("GIT_TERMINAL_PROMPT", "0"),  # never wait for credentials
     ("GIT_HTTP_LOW_SPEED_LIMIT", "1000"),  # a stalled VCS fetch fails instead of hanging
     ("GIT_HTTP_LOW_SPEED_TIME", "60"),
     *((v, "${" + v + "}") for v in GO_MODULE_VARS),
 )
 
+# What the Go build reads besides go.mod/go.sum (copied by go-deps), and nothing else:
+# Flamenco's Go packages live in cmd/, internal/, pkg/ and web/ (web_app.go only), and
+# its //go:embed lines (Flamenco 3.9: `grep -rn go:embed --include=*.go`) embed only
+# paths inside them: web/static (web/web_app.go), internal/manager/swagger_ui/static,
+# internal/manager/job_compilers/scripts, internal/{manager,worker}/persistence/migrations/*.sql.
+# web/static holds only the committed emptyfile here (the web app is added by the app stage),
+# which is what `go vet/test ./...` need. pipeline/go_inputs.py checks a tree against this.
+GO_SOURCES = ("cmd/", "internal/", "pkg/", "web/*.go", "web/static/emptyfile")
+# Go files that no build or test compiles (build tags `mage` / `ignore`), but gofmt reads.
+GO_CHECK_ONLY = ("mage.go", "magefiles/")
+
 STAGES: tuple[Stage, ...] = (
     # ---- base
     Stage(
-        "go-base", "base", "Go builder: toolchain, module settings, no extra packages.",
+        "go-base", "base", "Go builder: toolchain, module settings, the non-root build user.",
         image="go", env=GO_ENV, params=("ALLOW_UNSAFE_GO_MODULES",),
-        steps=(Run("check builder tools", "go version && git --version"),),
+        steps=(
+            Run("check builder tools", "go version && git --version"),
+            Run("add build user", ADD_BUILD_USER),
+        ),
+        user=BUILD_USER,
     ),
     Stage(
         "node-base", "base", "Node + yarn classic for the web app.",
@@ -421,7 +481,7 @@ STAGES: tuple[Stage, ...] = (
     Stage("python-base", "base", "Python for packing the Blender add-on.", image="python"),
     # ---- deps
     Stage(
-        "go-deps", "deps", "Go modules through the module proxy, verified against go.sum.",
+        "go-deps", "deps", "Go modules through the module proxy, checked against go.sum.",
         parent="go-base", params=("ALLOW_UNSAFE_GO_MODULES",),
         steps=(
             Copy(("go.mod", "go.sum")),
@@ -431,6 +491,12 @@ STAGES: tuple[Stage, ...] = (
                 caches=GO_CACHES, network=True, secrets=GO_SECRETS,
             ),
         ),
+    ),
+    Stage(
+        "go-verify", "deps", "go mod verify of the module cache; joined into the test reports only.",
+        parent="go-deps",
+        steps=(Run("go mod verify", GO_VERIFY, caches=GO_CACHES),),
+        outputs=(f"{OUT}/go-mod-verify.txt",),
     ),
     Stage(
         "web-deps", "deps", "Web app dependencies from the frozen yarn.lock.",
@@ -444,20 +510,22 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
     ),
-    # ---- build-tools
+    # ---- build-tools: beside the Go chain, joined only into test and check. No mage:
+    # nothing runs it (the go build step passes magefiles' ldflags itself, yarn builds the
+    # web app, Python packs the add-on), and compiling it was 137 s of a cold build.
     Stage(
-        "build-tools", "build-tools", "mage (links internal/appinfo), gotestsum, staticcheck.",
-        parent="go-deps", params=("GOTESTSUM_VERSION", "STATICCHECK_VERSION"),
-        steps=(
-            Copy(("mage.go", "magefiles/", "internal/appinfo/")),
-            Run(
-                "compile mage and tools",
-                f"go run mage.go -compile {TOOLS_BIN}/mage\n"
-                f"GOBIN={TOOLS_BIN} go install gotest.tools/gotestsum@${{GOTESTSUM_VERSION}}\n"
-                f"GOBIN={TOOLS_BIN} go install honnef.co/go/tools/cmd/staticcheck@${{STATICCHECK_VERSION}}",
-                caches=GO_CACHES, network=True, secrets=GO_SECRETS,
-            ),
-        ),
+        "gotestsum", "build-tools", "gotestsum (JUnit XML from go test), for the test stage.",
+        parent="go-base", params=("GOTESTSUM_VERSION",),
+        steps=(Run("go install gotestsum", install_tool("gotest.tools/gotestsum@${GOTESTSUM_VERSION}"),
+                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        outputs=(f"{TOOLS_OUT}/gotestsum",),
+    ),
+    Stage(
+        "staticcheck", "build-tools", "staticcheck, for the check stage.",
+        parent="go-base", params=("STATICCHECK_VERSION",),
+        steps=(Run("go install staticcheck", install_tool("honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"),
+                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        outputs=(f"{TOOLS_OUT}/staticcheck",),
     ),
     # ---- app
     Stage(
@@ -479,8 +547,8 @@ STAGES: tuple[Stage, ...] = (
         outputs=(ADDON_ZIP,),
     ),
     Stage(
-        "go-source", "app", "The full Go source on top of the tools; shared by app, test and check.",
-        parent="build-tools", steps=(Copy((".",)),),
+        "go-source", "app", "The Go sources and embedded files only; shared by app, test and check.",
+        parent="go-deps", steps=(Copy(GO_SOURCES),),
     ),
     Stage(
         "app", "app", "Compile flamenco-manager (web app embedded) and flamenco-worker.",
@@ -492,18 +560,26 @@ STAGES: tuple[Stage, ...] = (
         ),
         outputs=(f"{OUT}/bin",),
     ),
-    # ---- verify
+    # ---- verify: from go-source (web/static/emptyfile), never waiting for the web app
     Stage(
-        "test", "verify", "go test through gotestsum: JUnit XML, JSON and coverage in /reports.",
+        "test", "verify", "go test through gotestsum, as the build user: JUnit XML, JSON and coverage in /reports.",
         parent="go-source",
-        steps=(Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True,
-                   exit_code_file=f"{REPORTS}/exit-code"),),
+        steps=(
+            Copy((f"{TOOLS_OUT}/gotestsum",), dest=f"{TOOLS_BIN}/gotestsum", from_stage="gotestsum"),
+            Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True,
+                exit_code_file=f"{REPORTS}/exit-code"),
+            Copy((f"{OUT}/go-mod-verify.txt",), dest=f"{REPORTS}/go-mod-verify.txt", from_stage="go-verify"),
+        ),
         outputs=(REPORTS,),
     ),
     Stage(
-        "check", "verify", "go vet, gofmt and staticcheck.",
+        "check", "verify", "go vet, gofmt and staticcheck, as the build user.",
         parent="go-source",
-        steps=(Run("vet, gofmt, staticcheck", CHECKS, caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        steps=(
+            Copy(GO_CHECK_ONLY),
+            Copy((f"{TOOLS_OUT}/staticcheck",), dest=f"{TOOLS_BIN}/staticcheck", from_stage="staticcheck"),
+            Run("vet, gofmt, staticcheck", CHECKS, caches=GO_CACHES, network=True, secrets=GO_SECRETS),
+        ),
     ),
     # ---- runtime
     Stage(
@@ -599,6 +675,31 @@ def ancestry(name: str) -> list[Stage]:
     return list(reversed(chain))
 
 
+def step_user(name: str) -> str | None:
+    """The user the steps of stage `name` run as: the nearest ancestor's `user` (None: root).
+
+    A stage's own `user` applies from its end on (go-base adds the build user as root,
+    then switches to it), like Dockerfile USER and Dagger withUser."""
+    for st in reversed(ancestry(name)[:-1]):
+        if st.user:
+            return st.user
+    return None
+
+
+def step_uid(name: str) -> int | None:
+    """Numeric owner for the caches, secrets and copies of stage `name` (None: root)."""
+    user = step_user(name)
+    return USER_IDS[user] if user else None
+
+
+def cache_uid(cache: Cache) -> int | None:
+    """The owner of a cache volume: the user of the steps that mount it (one per cache)."""
+    users = {step_uid(st.name) for st in STAGES for r in st.steps if isinstance(r, Run) and cache in r.caches}
+    if len(users) > 1:
+        raise ValueError(f"cache {cache.key} is mounted by steps of different users: {users}")
+    return users.pop() if users else None
+
+
 def dependencies(name: str) -> list[str]:
     """Direct dependencies: the parent and any stage copied from."""
     s = stage(name)
@@ -656,7 +757,7 @@ class Plan:
             "images": self.images,
             "go_module_env": self.go_env or {"(all)": "Go toolchain defaults"},
             "caches": [
-                {"id": c.volume_id(self.toolchains, self.build_platform),
+                {"id": c.volume_id(self.toolchains, self.build_platform, cache_uid(c)),
                  "path": c.path, "sharing": c.sharing}
                 for c in self.caches
             ],

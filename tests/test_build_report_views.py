@@ -29,8 +29,9 @@ def report() -> dict:
 def test_docker_report_follows_the_schema(report):
     jsonschema.validate(report, br.SCHEMA)
     names = [s["name"] for s in report["stages"]]
-    assert {"go-base", "go-deps", "build-tools", "app", "(export app)"} <= set(names)
-    assert report["critical_path"]["stages"][:2] == ["go-base", "go-deps"]
+    assert {"go-base", "go-deps", "go-source", "app", "(export app)"} <= set(names)
+    assert not {"gotestsum", "staticcheck", "go-verify"} & set(names), "--target app needs no tools"
+    assert report["critical_path"]["stages"][-2:] == ["app", "(export app)"]
     assert report["timing"]["wall_seconds"] >= report["timing"]["timeline_seconds"] > 0
     assert report["go_module_settings"]["values"]["GOFLAGS"] == "-mod=readonly"
     assert report["go_module_settings"]["module_zips_fetched"] == 2
@@ -41,9 +42,9 @@ def test_docker_report_follows_the_schema(report):
 
 def test_stage_spans_count_only_steps_that_took_time(report):
     by = {s["name"]: s for s in report["stages"]}
-    tools = by["build-tools"]
-    assert tools["busy_seconds"] == pytest.approx(sum(st["end"] - st["start"] for st in tools["steps"]), abs=0.01)  # sequential steps
-    assert tools["seconds"] >= tools["busy_seconds"] - 0.01
+    src = by["go-source"]
+    assert src["busy_seconds"] == pytest.approx(sum(st["end"] - st["start"] for st in src["steps"]), abs=0.01)  # sequential steps
+    assert src["seconds"] >= src["busy_seconds"] - 0.01
     assert by["webapp"]["start"] >= by["web-deps"]["end"] - 0.01
 
 
@@ -51,8 +52,12 @@ def test_markdown_has_the_tables_and_links_the_timeline(report):
     md = br.render_markdown(report)
     assert "![Stage timeline" in md and "(build-timeline.svg)" in md
     assert "| stage | tier | start (s) | end (s) | wall (s) | busy (s) | cache | critical path |" in md
-    assert "| build-tools | build-tools |" in md
-    assert "## Critical path" in md and "go-base → go-deps → build-tools" in md
+    assert "| go-source | app |" in md
+    assert "## Critical path" in md and " → app → (export app)" in md
+    # one row per named step: the compile inside the app stage is its own row, with its seconds
+    go_build = next(st for st in {s["name"]: s for s in report["stages"]}["app"]["steps"] if st["name"] == "go build")
+    assert f"| app | go build | {go_build['start']:.1f} | {go_build['end']:.1f} | {go_build['seconds']:.1f} | ran |" in md
+    assert "| go-deps | go mod download |" in md and "| go-source | copy web/*.go -> /src/web/ |" in md
     assert "| GOFLAGS | `-mod=readonly` |" in md
     assert "earliest schedule consistent with the log" in md
 
@@ -64,10 +69,10 @@ def test_svg_is_plain_and_marks_the_critical_path(report):
     assert not [e for e in root.iter() if e.tag in (f"{SVG_NS}script", f"{SVG_NS}foreignObject", f"{SVG_NS}style")]
     assert "href" not in svg and "javascript" not in svg.lower()
     texts = [e.text for e in root.iter(f"{SVG_NS}text")]
-    for stage in ("go-deps", "build-tools", "webapp", "app"):
+    for stage in ("go-deps", "go-source", "webapp", "app"):
         assert stage in texts
     bold = {e.text for e in root.iter(f"{SVG_NS}text") if e.get("font-weight") == "bold"}
-    assert {"go-deps", "build-tools", "app"} <= bold and "webapp" not in bold
+    assert bold - {texts[0]} == set(report["critical_path"]["stages"]) and "addon" not in bold  # texts[0]: the title
     assert any(e.get("fill") == br._C_CRIT for e in root.iter(f"{SVG_NS}rect"))
 
 
@@ -95,10 +100,10 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
         "python-base": {"started": 0.0, "finished": 1.0, "ok": True},
         "go-deps": {"started": 0.0, "finished": 10.0, "ok": True},
         "web-deps": {"started": 0.0, "finished": 5.0, "ok": True},
-        "build-tools": {"started": 0.0, "finished": 30.0, "ok": True},
+        "gotestsum": {"started": 0.0, "finished": 30.0, "ok": True},
         "webapp": {"started": 0.0, "finished": 8.0, "ok": True},
         "addon": {"started": 0.0, "finished": 2.0, "ok": True},
-        "go-source": {"started": 0.0, "finished": 31.0, "ok": True},
+        "go-source": {"started": 0.0, "finished": 11.0, "ok": True},
         "app@linux/amd64": {"started": 0.0, "finished": 40.0, "ok": True},
         "manager@linux/amd64": {"started": 0.0, "finished": 41.0, "ok": True},
         "worker@linux/amd64": {"started": 0.0, "finished": 45.0, "ok": True},
@@ -110,10 +115,10 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
     jsonschema.validate(r, br.SCHEMA)
     by = {s["name"]: s for s in r["stages"]}
     assert by["go-deps"]["start"] == 2.0 and by["go-deps"]["seconds"] == 8.0
-    assert by["app@linux/amd64"]["start"] == 31.0  # after go-source, webapp and addon
+    assert by["app@linux/amd64"]["start"] == 11.0  # after go-source, webapp and addon; not the tools
+    assert by["gotestsum"]["start"] == 2.0  # beside go-deps, from go-base
     assert by["worker@linux/amd64"]["start"] == 40.0
-    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "build-tools", "go-source",
-                                            "app@linux/amd64", "worker@linux/amd64"]
+    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "go-source", "app@linux/amd64", "worker@linux/amd64"]
     assert r["go_module_settings"]["values"] == {"GOFLAGS": "-mod=readonly", "GOVERSION": "go1.26.2"}
     assert r["tool_versions"]["go"]["version"] == "go1.26.2" and r["tool_versions"]["yarn"]["version"] == "1.22.22"
     assert all(s["cached"] is None for s in r["stages"])
@@ -138,7 +143,7 @@ def test_the_dagger_module_writes_the_three_report_files():
 
 
 def test_concurrent_builds_share_one_clock():
-    """The container lane's default build: four `docker build`s at once, from an empty cache.
+    """The container lane's default build: four `docker build`s at once, from nothing.
 
     A step one build ran is a cache hit in the others, and that hit could only come once
     the step was done: the report places it (and what follows) no earlier."""
@@ -152,17 +157,20 @@ def test_concurrent_builds_share_one_clock():
     by = {s["name"]: s for s in r["stages"]}
     wall = max(meta["wall_seconds"].values())
     assert 0.9 * wall <= r["timing"]["timeline_seconds"] <= wall
-    assert by["test"]["start"] >= by["go-source"]["end"] >= by["build-tools"]["end"] > 30
+    assert by["test"]["start"] >= by["gotestsum"]["end"] > 30 and by["test"]["start"] >= by["go-source"]["end"]
     assert by["(export worker)"]["start"] >= by["app"]["end"]  # the worker copies from app
-    assert by["worker"]["busy_seconds"] > 20  # FFmpeg's install, beside the Go tools' compile
-    assert by["worker"]["start"] < by["build-tools"]["end"]
-    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "build-tools", "go-source", "test", "reports",
-                                            "(export reports)"]
-    # alone, the reports build's log would put the tests before the tools were compiled
+    assert by["worker"]["busy_seconds"] > 20  # FFmpeg's install, beside the Go compile
+    # the tools compile beside go-deps and the app build (not before them), and the images
+    # are exported before the tests end: nothing of test's chain is on the images' path
+    assert by["gotestsum"]["start"] < by["go-deps"]["end"] and by["gotestsum"]["start"] < by["app"]["end"]
+    assert by["(export manager)"]["end"] < by["test"]["end"]
+    assert r["critical_path"]["stages"] == ["go-base", "gotestsum", "test", "reports", "(export reports)"]
+    # the reports build's own log and the report on one clock agree on when go test started
     alone = buildkit_log.parse(logs[2].text)
     spans = buildkit_log.timeline(alone, br.DOCKER_PARENTS)
     assert logs[2].target == "reports"
-    assert spans[alone.step("test", 1).id].start < 10 < by["test"]["start"]
+    assert spans[alone.step("test", 2).id].start >= spans[alone.step("gotestsum", 1).id].end
+    assert abs(spans[alone.step("test", 2).id].start - by["test"]["start"]) < 1.0
 
 
 # --- test outcome, failed vs cancelled, internal rows -------------------------------

@@ -1,7 +1,7 @@
 """pipeline.buildkit_log on BuildKit output captured from real builds (tests/data/).
 
 ``buildkit-plain-app-cold.log``: Dockerfile.dev ``--target app`` of the fixture
-from an empty build cache (Docker 20.10's BuildKit, 2 cores); its wall time is
+from nothing (--no-cache, fresh cache-mount ids; Docker 20.10's BuildKit, 2 cores); its wall time is
 in the ``.json`` beside it. ``buildkit-plain-go-deps-refused.log``: the go-deps
 guard refusing ``GOPROXY=direct``. Both passed through
 scripts/redact_buildkit_log.py, which only removes host names.
@@ -21,8 +21,8 @@ from pipeline.build_report import DOCKER_PARENTS, go_env_from_output, modules_fe
 DATA = Path(__file__).parent / "data"
 COLD = DATA / "buildkit-plain-app-cold.log"
 REFUSED = DATA / "buildkit-plain-go-deps-refused.log"
-APP_STAGES = {"go-base", "node-base", "python-base", "go-deps", "web-deps", "build-tools", "webapp", "addon",
-              "go-source", "app"}
+# --target app needs neither the tools nor go-verify (issue 11: they are off the images' path)
+APP_STAGES = {"go-base", "node-base", "python-base", "go-deps", "web-deps", "webapp", "addon", "go-source", "app"}
 
 
 @pytest.fixture(scope="module")
@@ -39,7 +39,7 @@ def test_every_stage_and_step_of_the_target_is_found(cold):
     assert {v.stage for v in cold.steps} == APP_STAGES
     for stage in APP_STAGES:
         steps = cold.stage_steps(stage)
-        count = steps[0].count
+        count = max(s.count for s in steps)  # BuildKit prints [go-base 2/3] then [go-base 3/4] around USER
         assert [s.index for s in steps] == list(range(1, count + 1)), stage
     run = cold.step("go-deps", 3)
     assert run.instruction == "RUN" and run.title.startswith("[go-deps 3/3] RUN --mount=type=cache")
@@ -49,9 +49,11 @@ def test_every_stage_and_step_of_the_target_is_found(cold):
 
 def test_cold_build_ran_every_step_with_a_duration(cold):
     for v in cold.steps:
+        if v.instruction == "WORKDIR":  # BuildKit answers WORKDIR from its cache even with --no-cache
+            continue
         assert v.status == "done" and not v.cached, v.title
         assert v.seconds is not None and v.seconds >= 0
-    assert cold.step("build-tools", 4).seconds > 30  # mage, gotestsum and staticcheck compiled from nothing
+    assert cold.step("app", 3).seconds > 30  # go build from an empty Go build cache
     assert cold.error is None
 
 
@@ -107,10 +109,10 @@ def test_timeline_shows_parallel_stages(cold):
         ss = [spans[v.id] for v in cold.stage_steps(stage) if spans[v.id].end > spans[v.id].start]
         return min(s.start for s in ss), max(s.end for s in ss)
 
-    (a0, a1), (_, b1) = interval("web-deps"), interval("build-tools")
+    (a0, a1), (_, b1) = interval("web-deps"), interval("app")
     c0, c1 = interval("go-deps")
     assert a0 < c1 and c0 < a1, "yarn install and go mod download ran side by side"
-    assert interval("webapp")[1] < b1, "the web app was built while the tools compiled"
+    assert interval("webapp")[1] < b1, "the web app was built while the Go chain ran"
 
 
 def test_critical_path_is_the_go_chain(cold):
@@ -118,7 +120,9 @@ def test_critical_path_is_the_go_chain(cold):
     stages = [s.vertex.stage for s in path if s.vertex.is_step]
     assert path[-1].vertex.is_export
     order = [st for i, st in enumerate(stages) if i == 0 or stages[i - 1] != st]
-    assert order == ["go-base", "go-deps", "build-tools", "go-source", "app"]
+    # the images' path: the Go chain or the web app beside it (on the fixture the two take about
+    # as long), never a tool or go-verify
+    assert order in (["go-base", "go-deps", "go-source", "app"], ["node-base", "web-deps", "webapp", "app"]), order
 
 
 def test_failed_build_error_and_epilogue():

@@ -33,7 +33,8 @@ def test_default_go_module_settings_are_the_toolchain_defaults(pipeline):
     assert not any(v in e for v in GO_VARS), "unset vars must keep the Go toolchain defaults"
     assert e["GOFLAGS"] == "-mod=readonly"
     assert e["GOTOOLCHAIN"] == "auto"
-    assert "go mod verify" in argv[-1]
+    assert "go mod verify" not in argv[-1], "verify is off the images' path (its own stage)"
+    (verify,) = [a for a, _, _ in exec_env(pipeline._graph().container("go-verify")) if "go mod verify" in a[-1]]
 
 
 def test_user_go_module_override_reaches_the_deps_stage():
@@ -58,8 +59,8 @@ def test_unsafe_go_settings_are_refused_before_any_container():
     assert e["GOPROXY"] == "direct" and e["GOSUMDB"] == "off" and e["ALLOW_UNSAFE_GO_MODULES"] == "1"
 
 
-@pytest.mark.parametrize("fn,arg", [("deps", "go-deps"), ("deps", "web-deps"), ("build_tools", None),
-                                    ("app", None), ("test_container", None)])
+@pytest.mark.parametrize("fn,arg", [("deps", "go-deps"), ("deps", "web-deps"), ("build_tools", "gotestsum"),
+                                    ("build_tools", "staticcheck"), ("app", None), ("test_container", None)])
 def test_every_cache_is_mounted_where_the_tool_looks(pipeline, fn, arg):
     ctr = getattr(pipeline, fn)(arg) if arg else getattr(pipeline, fn)()
     tool_path_var = {c.path: var for var, c in (("GOMODCACHE", spec.GOMODCACHE), ("GOCACHE", spec.GOCACHE),
@@ -82,19 +83,31 @@ def test_cache_volume_names_separate_toolchains_and_platforms():
     keys_a = {k for _, _, m in exec_env(a.build_tools()) for k in m.values()}
     keys_b = {k for _, _, m in exec_env(b.build_tools()) for k in m.values()}
     assert any("1.25.5" in k for k in keys_a) and not any("1.25.5" in k for k in keys_b)
-    assert "flamenco-gomod" in keys_a & keys_b, "the module cache is content-addressed and shared"
+    assert f"flamenco-gomod-uid{spec.BUILD_UID}" in keys_a & keys_b, "the module cache is content-addressed and shared"
     assert all("linux-amd64" in k for k in keys_a if "gobuild" in k)
 
 
 def test_deps_stages_copy_only_manifests(pipeline):
     assert sources_copied(pipeline.deps("go-deps")) == ["go.mod", "go.sum"]
     assert sources_copied(pipeline.deps("web-deps")) == ["web/app/package.json", "web/app/yarn.lock"]
-    assert sources_copied(pipeline.build_tools()) == ["go.mod", "go.sum", "mage.go", "magefiles/", "internal/appinfo/"]
+    for tool in ("gotestsum", "staticcheck"):  # `go install module@version`: nothing from the source
+        assert sources_copied(pipeline.build_tools(tool)) == [], tool
+
+
+def test_go_stages_copy_only_go_sources_and_embeds(pipeline):
+    """go-source copies GO_SOURCES (no web/app, addon, docs, magefiles); check adds only the gofmt-only files."""
+    go_source = pipeline._graph().container("go-source")
+    assert sources_copied(go_source) == ["go.mod", "go.sum", "cmd/", "internal/", "pkg/", "web", "web/static/emptyfile"]
+    (glob,) = [c for c in calls(go_source, "withDirectory") if c.args["path"] == f"{spec.SRC}/web"]
+    assert glob.args["include"] == ["*.go"]
+    assert {"mage.go", "magefiles/"} <= set(sources_copied(pipeline.check()))
+    for ctr in (pipeline.app(), pipeline.test_container(), pipeline.check()):
+        assert not [c for c in calls(ctr, "withDirectory") if c.args["path"] == spec.SRC], "no whole-tree copy"
 
 
 def test_source_excludes_vcs_and_installed_dependencies(pipeline):
-    (whole,) = [c for c in calls(pipeline.app(), "withDirectory") if c.args["path"] == spec.SRC]
-    (filt,) = [c for c in chain(whole.args["source"]) if c.name == "filter"]
+    (internal,) = [c for c in calls(pipeline.app(), "withDirectory") if c.args["path"] == f"{spec.SRC}/internal"]
+    (filt,) = [c for c in chain(internal.args["source"]) if c.name == "filter"]
     assert {".git", "**/node_modules"} <= set(filt.args["exclude"])
 
 
@@ -179,7 +192,7 @@ def test_extra_ca_is_mounted_for_network_steps_only():
 
 
 def test_bad_stage_or_platform_argument_is_one_clear_line(pipeline):
-    with pytest.raises(ValueError, match="the deps tier has go-deps, web-deps"):
+    with pytest.raises(ValueError, match="the deps tier has go-deps, go-verify, web-deps"):
         pipeline.deps("yarn")
     with pytest.raises(ValueError, match="--platforms"):
         pipeline.manager("linux/arm64")
@@ -221,3 +234,77 @@ def test_sbom_is_built_only_when_asked():
     ctr = on._graph().container("sbom-build", "linux/amd64")
     froms = [c.args["path"] for c in calls(ctr, "withFile") + calls(ctr, "withDirectory")]
     assert "/sbom-in/manager.dpkg" in froms and "/sbom-in/worker.dpkg" in froms
+
+
+def _users_at_execs(ctr):
+    """(argv, user in effect) for every exec of a container's own chain."""
+    user, out = "", []
+    for c in chain(ctr):
+        if c.name == "withUser":
+            user = c.args["name"]
+        elif c.name == "withExec":
+            out.append((c.args["args"], user))
+    return out
+
+
+@pytest.mark.parametrize("fn", ["test_container", "check", "app"])
+def test_go_steps_run_as_the_non_root_build_user(pipeline, fn):
+    """Flamenco's TestCheckSharedStoragePath refuses root: every Go step runs as the build user,
+    its caches and secret mounts owned by it, in volumes whose ids name that user."""
+    ctr = getattr(pipeline, fn)()
+    go_execs = [(a, u) for a, u in _users_at_execs(ctr) if "go " in a[-1] and "go version" not in a[-1]]
+    assert go_execs and all(u == spec.BUILD_USER for _, u in go_execs), [u for _, u in go_execs]
+    owned = [c for c in calls(ctr, "withMountedCache") if "go" in c.args["path"] or "go-build" in c.args["path"]]
+    assert owned and all(c.args["owner"] == f"{spec.BUILD_UID}:{spec.BUILD_UID}" for c in owned)
+    keys = {k for _, _, m in exec_env(ctr) for p, k in m.items() if p in (spec.GOMODCACHE.path, spec.GOCACHE.path)}
+    assert keys and all(k.endswith(f"-uid{spec.BUILD_UID}") for k in keys), keys
+
+
+def test_cache_ids_separate_users_and_toolchains():
+    c = spec.GOCACHE
+    ids = {c.volume_id({"go": v}, "linux/amd64", uid) for v in ("1.25.5", "1.26.2") for uid in (None, spec.BUILD_UID)}
+    assert len(ids) == 4, "no two (toolchain, user) pairs share a build cache"
+    assert spec.GOMODCACHE.volume_id({}, "linux/amd64", spec.BUILD_UID) != spec.GOMODCACHE.volume_id({}, "linux/amd64")
+    # every step that mounts a Go cache runs as the build user; yarn's runs as root (plan prints these ids)
+    assert spec.cache_uid(spec.GOCACHE) == spec.cache_uid(spec.GOMODCACHE) == spec.BUILD_UID
+    assert spec.cache_uid(spec.YARN_CACHE) is None
+
+
+def _closure(name: str) -> set[str]:
+    seen, todo = set(), [name]
+    while todo:
+        for d in spec.dependencies(todo.pop()):
+            if d not in seen:
+                seen.add(d)
+                todo.append(d)
+    return seen
+
+
+def test_images_wait_only_for_what_go_build_needs():
+    """Issue 11: tools and `go mod verify` are off the images' path; test/check never wait for the web app."""
+    for image in ("manager", "worker"):
+        assert _closure(image) == {"app", "go-source", "go-deps", "go-base", "webapp", "web-deps", "node-base",
+                                   "addon", "python-base"}, image
+    assert {"gotestsum", "go-verify"} <= _closure("test") and not {"webapp", "addon", "app"} & _closure("test")
+    assert "staticcheck" in _closure("check") and not {"webapp", "addon", "app"} & _closure("check")
+    assert not any(s.name == "mage" or "mage" in s.doc.split() for s in spec.STAGES), "nothing runs mage"
+
+
+def test_reports_carry_go_mod_verify(pipeline):
+    """The test reports depend on go-verify (copied in after go test), so `test`/`ci` fail if it does."""
+    (copy,) = [c for c in calls(pipeline.test_container(), "withFile") if c.args["path"].endswith("go-mod-verify.txt")]
+    assert copy.args["path"] == f"{spec.REPORTS}/go-mod-verify.txt"
+
+
+@pytest.mark.parametrize("rc", [0, 1])
+def test_go_verify_step_fails_when_go_mod_verify_does(pipeline, tmp_path, rc):
+    """The exact go-verify script against a stand-in `go`: its exit code is verify's, not a pipe's."""
+    (argv,) = [a for a, _, _ in exec_env(pipeline._graph().container("go-verify")) if "go mod verify" in a[-1]]
+    fake = tmp_path / "go"
+    fake.write_text(f"#!/bin/sh\necho 'all modules verified'\nexit {rc}\n")
+    fake.chmod(0o755)
+    script = argv[-1].replace(spec.OUT, f"{tmp_path}/out")
+    proc = subprocess.run(argv[:-1] + [script], env={**os.environ, "PATH": f"{tmp_path}:{os.environ['PATH']}"},
+                          capture_output=True, text=True)
+    assert proc.returncode == rc
+    assert (tmp_path / "out" / "go-mod-verify.txt").read_text().strip() == "all modules verified"

@@ -130,7 +130,7 @@ def test_the_platform_probe_is_the_stage_own_first_call():
 def test_build_platform_is_the_engine_default_platform():
     p = make_pipeline(engine_platform="linux/arm64")
     keys = {k for _, _, m in exec_env(p.build_tools()) for k in m.values() if k.startswith("flamenco-gobuild")}
-    assert keys and all(k.endswith("-linux-arm64") for k in keys), keys
+    assert keys and all(k.endswith("-linux-arm64-uid10002") for k in keys), keys  # + the build user (issue 10 §2)
     assert p.build_platform == "linux/arm64"
 
 

@@ -18,7 +18,7 @@ from .engine import lane_log  # noqa: E402
 
 pytestmark = pytest.mark.docker
 
-STAGES = {"go-base", "node-base", "python-base", "go-deps", "web-deps", "build-tools", "webapp", "addon",
+STAGES = {"go-base", "node-base", "python-base", "go-deps", "go-verify", "web-deps", "gotestsum", "webapp", "addon",
           "go-source", "app", "test", "manager", "worker", "reports", "binaries"}
 GO_ENV_VARS = ("GOVERSION", "GOTOOLCHAIN", "GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY", "GOFLAGS",
                "GOMODCACHE", "GOCACHE")
@@ -73,10 +73,10 @@ def test_build_report_of_the_default_build(lane, default_build, fixture_copy, tm
         assert isinstance(default_report["go_module_settings"]["module_zips_fetched"], int)
         assert default_report["go_module_settings"]["values"] is not None
 
-    # Go module settings: what the build printed equals `go env` in the build-tools image
+    # Go module settings: what the build printed equals `go env` in a tool stage's image
     values = data["go_module_settings"]["values"]
-    tag = "flamenco-lane/build-tools:report-test"
-    lane.build("build-tools", default_build.context, tag=tag, label="build-tools (go env)").check()
+    tag = "flamenco-lane/gotestsum:report-test"
+    lane.build("gotestsum", default_build.context, tag=tag, label="gotestsum (go env)").check()
     try:
         out = run_docker(["run", "--rm", "--entrypoint", "go", tag, "env", "-json", *GO_ENV_VARS]).stdout
     finally:

@@ -9,6 +9,7 @@ from their own modified copy of the fixture.  Run with ``-s`` for timings.
 from __future__ import annotations
 
 import json
+import re
 import time
 import urllib.error
 import urllib.request
@@ -144,10 +145,51 @@ def test_manager_exposes_8080(default_build):
 
 @BUILD
 def test_go_cache_paths(lane, default_build):
-    tag = "flamenco-lane/build-tools:lane-test"
-    lane.build("build-tools", default_build.context, tag=tag).check()
+    tag = "flamenco-lane/gotestsum:lane-test"
+    lane.build("gotestsum", default_build.context, tag=tag).check()
     out = docker_out("run", "--rm", "--entrypoint", "go", tag, "env", "GOMODCACHE", "GOCACHE").splitlines()
     assert out == [spec.GOMODCACHE.path, spec.GOCACHE.path]
+    # the Go stages run as the build user, which owns its home (GOCACHE, GOPATH) and /out
+    who = docker_out("run", "--rm", "--entrypoint", "sh", tag, "-c", "id -u; stat -c %u $HOME /out").split()
+    assert who == [str(spec.BUILD_UID)] * 3, who
+
+
+@BUILD
+def test_go_test_runs_as_the_build_user(lane, default_build):
+    """Issue 10 §2: Flamenco's TestCheckSharedStoragePath refuses root; go test must not run as root."""
+    log = default_build.results["reports"].output
+    if "flamenco-pipeline: go test runs as" in log:  # the step ran in this build (not a cache hit)
+        assert f"flamenco-pipeline: go test runs as {spec.BUILD_USER} (uid {spec.BUILD_UID})" in log
+    tag = "flamenco-lane/test:lane-test"
+    lane.build("test", default_build.context, tag=tag).check()
+    try:
+        assert docker_out("run", "--rm", "--entrypoint", "id", tag, "-u").strip() == str(spec.BUILD_UID)
+    finally:
+        run_docker(["rmi", tag], check=False)
+
+
+@BUILD
+def test_embedded_file_change_changes_the_binary(lane, fixture_copy, tmp_path):
+    """The Go stages copy only Go sources and embeds: a file the manager embeds through
+    //go:embed (a migration, internal/persistence), changed, must change the binary; a docs
+    change must not re-run go build at all."""
+    src = fixture_copy("embed-change")
+    first, second, third = tmp_path / "1", tmp_path / "2", tmp_path / "3"
+    lane.build("binaries", src, output=first, label="binaries (before embed change)").check()
+    sql = src / "internal/persistence/migrations/0002_worker_task_types.sql"
+    marker = f"-- embed change {uuid.uuid4()}"
+    sql.write_text(sql.read_text() + f"\n{marker}\n")
+    lane.build("binaries", src, output=second, label="binaries (embed change)").check()
+    before, after = (first / "flamenco-manager").read_bytes(), (second / "flamenco-manager").read_bytes()
+    assert marker.encode() not in before and marker.encode() in after
+    assert before != after
+    readme = src / "README.md"
+    readme.write_text(readme.read_text() + f"\n<!-- docs change {uuid.uuid4()} -->\n")
+    result = lane.build("binaries", src, output=third, label="binaries (docs change)").check()
+    ran = [t for t, info in parse_plain_progress(result.output).items()
+           if not info["cached"] and re.match(r"\[(go-source|app) \d+/\d+\]", t)]
+    assert ran == [], f"a docs change re-ran {ran}"
+    assert (third / "flamenco-manager").read_bytes() == after
 
 
 @BUILD
@@ -250,7 +292,8 @@ def test_source_change_rebuilds_only_app(lane, fixture_copy, default_build):
     try:
         result = lane.build("manager", src, tag=tag, label="manager (source change)").check()
         steps = parse_plain_progress(result.output)
-        for stage in ("go-deps", "web-deps", "build-tools"):
+        assert not stage_runs(steps, "gotestsum") and not stage_runs(steps, "staticcheck"), "tools off the images' path"
+        for stage in ("go-deps", "web-deps"):
             runs = stage_runs(steps, stage)
             assert runs, f"no RUN step of {stage} in the progress output (log {result.log_path})"
             assert all(r["cached"] for r in runs.values()), f"{stage} re-ran: {runs}"

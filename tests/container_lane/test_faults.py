@@ -129,9 +129,9 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     b = DockerBuild(context=src, target="manager", args=lane.args(settings), ca_cert=settings.ca_cert)
     proc = sp.Popen(b.command(), env=docker_env(), stdout=sp.PIPE, stderr=sp.STDOUT, text=True)
     seen = []
-    for line in proc.stdout:  # wait until the build-tools compile is under way
+    for line in proc.stdout:  # wait until the go build is under way
         seen.append(line)
-        if "[build-tools" in line and " RUN " in line:
+        if "[app" in line and " RUN " in line:
             break
     time.sleep(2)
     pid = _dockerd_pid()
