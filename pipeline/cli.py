@@ -27,7 +27,7 @@ PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_progress.MO
 _CLICK_TYPES = {
     "dir": click.Path(file_okay=False, path_type=Path),
     "file": click.Path(path_type=Path),
-    "int": int,
+    "int": str,  # as text: the settings model checks the digits (click's int() takes '3_0' as 30)
     "list": str,  # comma-separated, split by the settings model
     "str": str,
 }
@@ -161,8 +161,9 @@ class _Bounded(click.ParamType):
         if isinstance(value, int):
             n = value
         else:
-            text = str(value).strip()
-            n = int(text) if text.lstrip("-").isdigit() else None
+            from pipeline.validate import integer_text
+
+            n = integer_text(str(value).strip())  # ASCII digits: '²'.isdigit() is True, int('٣') is 3
         if n is None or not self.low <= n <= self.high:
             fail(f"invalid option --{param.name}={value}: must be {self.what} between {self.low} and {self.high}")
         return n
@@ -201,7 +202,10 @@ def setting_options(fn):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"flamenco-pipeline: error: {message}", err=True)
+    """The one way the CLI reports a problem: one line (redacted, escaped, bounded), then exit."""
+    from pipeline.validate import one_line
+
+    click.echo(f"flamenco-pipeline: error: {one_line(message, limit=2000)}", err=True)
     sys.exit(code)
 
 
@@ -230,15 +234,39 @@ def local_facts(settings):
     return gover, stamp
 
 
-def check_export_dir(path: Path) -> Path:
-    path = path.resolve()
-    probe = path if path.exists() else path.parent
+def writable_dir_problem(path: Path) -> str | None:
+    """Why `path` cannot be (created and) written, else None.
+
+    Tried, not asked: `os.access` says yes to root on /sys or a read-only mount.
+    The nearest existing ancestor gets a temporary file, removed at once.
+    """
+    import tempfile
+
+    if path.exists() and not path.is_dir():
+        return "exists and is not a directory"
+    probe = path
     while not probe.exists():
         probe = probe.parent
-    import os
+    if not probe.is_dir():
+        return f"'{probe}' is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        return f"cannot write in '{probe}' ({e.strerror})"
+    return None
 
-    if (path.exists() and not path.is_dir()) or not os.access(probe, os.W_OK):
-        fail(f"invalid option --export={str(path)!r}: not a writable directory; pick a directory you can write to")
+
+def check_export_dir(path: Path, option: str = "--export") -> Path:
+    from pipeline.validate import text
+
+    try:
+        text(str(path))
+    except ValueError as e:
+        fail(f"invalid option {option}={str(path)!r}: {e}")
+    path = path.resolve()
+    if problem := writable_dir_problem(path):
+        fail(f"invalid option {option}={str(path)!r}: not a writable directory ({problem}); pick a directory you can write to")
     return path
 
 
@@ -272,8 +300,28 @@ def recorded(function: str, settings, export: Path | None, **function_args):
         repro.set_outcome(path, code)
 
 
+@contextlib.contextmanager
+def one_line_usage_errors():
+    """Click's usage errors (usage + hint + error, three lines) become our one line, exit 2."""
+    try:
+        yield
+    except click.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # plain `flamenco-pipeline`: the help text
+            raise
+        where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        fail(e.format_message() + where)
+
+
 class LazyGroup(click.Group):
     """Commands that live in other modules, imported only when used (fast --help)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with one_line_usage_errors():
+            return super().invoke(ctx)
 
     LAZY = {
         "repro": ("pipeline.cli_repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
@@ -342,7 +390,10 @@ def plan(settings_overrides: dict, as_json: bool) -> None:
     settings = load(settings_overrides)
     gover = settings.go_version
     if gover is None and settings.source is not None:
-        gover = parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
+        try:
+            gover = parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
+        except (OSError, ValueError) as e:
+            fail(f"invalid setting source={str(settings.source)!r}: its go.mod: {e}; fix go.mod or pass --go-version")
     p = resolved_plan(settings, gover or "<from go.mod>")
     click.echo(json.dumps(p.as_dict(), indent=2) if as_json else render_text(p))
 
@@ -366,6 +417,10 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
     from pipeline.docker_lane import REPO_ROOT
     from pipeline.render_dockerfile import FILES
 
+    if output_dir is not None and not check:
+        if not output_dir.is_dir():
+            fail(f"invalid option --output-dir={str(output_dir)!r}: no such directory; create it first")
+        check_export_dir(output_dir, "--output-dir")
     out = output_dir or REPO_ROOT or Path.cwd()
     stale = []
     for name, fn in FILES.items():
