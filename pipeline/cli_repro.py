@@ -21,7 +21,8 @@ import click
 @click.option("--record", "record_args", metavar="'ARGS'", default=None,
               help="Write REPRO_JSON for `dagger call ARGS` (what a CI job runs) instead of re-running.")
 @click.option("-m", "--module", default=None,
-              help="With --record: the module the call loads (`dagger -m`); default: the one in this directory.")
+              help="With --record: the module the call loads (`dagger -m`); default: the one in this directory. "
+                   "When re-running: the remote module the record names, if you trust it (its code runs).")
 def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: bool,
           record_args: str | None, module: str | None) -> None:
     """Re-run a recorded pipeline call (repro.json) locally, against the same revision.
@@ -43,13 +44,13 @@ def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: b
             path = rp.write(rp.record_for_dagger_call(record_args, module=module), repro_file)
             click.echo(f"repro: wrote {path}", err=True)
             return
-        if module is not None:
-            fail("invalid option --module: it only applies with --record; a repro.json names its module itself")
-        record = rp.load(repro_file)
+        trusted = rp.trusted(rp.load(repro_file))  # validated and rebuilt; nothing else is used
         if print_only:
-            click.echo(rp.describe(record, interactive=interactive))
+            if module is not None:
+                fail("invalid option --module: --print runs nothing; pass --module when re-running")
+            click.echo(rp.describe(trusted, interactive=interactive))
             return
-        code = rp.rerun(record, interactive=interactive, any_revision=any_revision)
+        code = rp.rerun(trusted, interactive=interactive, any_revision=any_revision, module=module)
     except rp.ReproError as e:
         fail(str(e), e.code)
     sys.exit(code)
