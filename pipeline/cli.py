@@ -24,9 +24,27 @@ from pipeline.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
 from pipeline.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
 PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_progress.MODES (a test checks)
 
+
+class TextPath(click.Path):
+    """click.Path for every path the CLI takes: the value passes pipeline.validate.text first.
+
+    click.Path stats the value, and a NUL byte there is a ValueError (a traceback); a newline
+    would end up in messages and repro.json. Either is a usage error: one line, exit 2.
+    """
+
+    def convert(self, value, param, ctx):
+        from pipeline.validate import text
+
+        try:
+            text(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        return super().convert(value, param, ctx)
+
+
 _CLICK_TYPES = {
-    "dir": click.Path(file_okay=False, path_type=Path),
-    "file": click.Path(path_type=Path),
+    "dir": TextPath(file_okay=False, path_type=Path),
+    "file": TextPath(path_type=Path),
     "int": str,  # as text: the settings model checks the digits (click's int() takes '3_0' as 30)
     "list": str,  # comma-separated, split by the settings model
     "str": str,
@@ -404,7 +422,7 @@ def render() -> None:
 
 
 @render.command("dockerfile", cls=SettingsCommand, epilog="flamenco-pipeline render dockerfile --check")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--output-dir", type=TextPath(file_okay=False, path_type=Path), default=None,
               help="Where Dockerfile.dev is (default: this repository's checkout; for an installed package, "
                    "the current directory).")
 @click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the render.")
@@ -545,7 +563,7 @@ def tests_failed(reports: Path) -> str | None:
 
 @command(main, example="flamenco-pipeline build --source ~/flamenco --export dist")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("dist"),
               help="Where images/, bin/, reports/ and the report go; default: dist.")
 def build(settings_overrides: dict, export: Path) -> None:
     """Build both images and binaries, run the tests, export everything."""
@@ -564,7 +582,7 @@ def build(settings_overrides: dict, export: Path) -> None:
 
 @command(main, example="flamenco-pipeline test --source ~/flamenco --export reports")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("reports"),
               help="Where junit.xml, go-test.json, coverage go; default: reports.")
 def test(settings_overrides: dict, export: Path) -> None:
     """Run go test; export the reports; exit 1 if a test failed."""
@@ -599,7 +617,7 @@ def check(settings_overrides: dict) -> None:
 
 @command(main, example="flamenco-pipeline ci --export dist")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("dist"),
               help="Where images/, bin/, all reports/ and the report go; default: dist.")
 def ci(settings_overrides: dict, export: Path) -> None:
     """test + check + build concurrently; export all artifacts; exit 1 on any failure."""
@@ -681,7 +699,7 @@ def dev(settings_overrides: dict, workers: int, port: int | None, worker_blender
 @command(main, "integration-test", example="flamenco-pipeline integration-test --source ~/flamenco --workers 3")
 @setting_options
 @click.option("--workers", type=WORKERS, default=3, show_default=True, help="Workers that must register and sign on (1-32).")
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("reports"), show_default=True,
               help="Directory for integration.xml (JUnit) and integration-timing.txt.")
 @click.option("--worker-blender", is_flag=True, default=False,
               help="Workers from the worker-blender image: Debian's Blender on PATH (a bigger image).")
@@ -716,7 +734,7 @@ def docker() -> None:
 @setting_options
 @click.option("--target", "targets", multiple=True, default=("manager", "worker", "reports"),
               help="Targets, repeatable; default: manager, worker, reports.")
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("dist"),
               help="Where reports/, binaries/, logs/ go; default: dist.")
 @click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
               help="tty, plain (CI) or full BuildKit output; default: auto.")

@@ -12,6 +12,8 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli import TextPath
+
 
 #: build-report.json is a few kB; anything far larger is not one (and is not read).
 MAX_REPORT_BYTES = 20_000_000
@@ -29,8 +31,8 @@ def _finite(text: str) -> float:
 
 
 @click.command("report")
-@click.argument("report_json", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.argument("report_json", type=TextPath(dir_okay=False, path_type=Path))
+@click.option("--output-dir", type=TextPath(file_okay=False, path_type=Path), default=None,
               help="Where to write build-report.md and build-timeline.svg (default: next to the JSON).")
 @click.option("--timeline-link", default=None, metavar="URL",
               help="Link target of the timeline in the Markdown (default: build-timeline.svg, relative).")

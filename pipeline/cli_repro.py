@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli import TextPath
+
 
 @click.command()
-@click.argument("repro_file", metavar="REPRO_JSON", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("repro_file", metavar="REPRO_JSON", type=TextPath(dir_okay=False, path_type=Path))
 @click.option("--print", "print_only", is_flag=True,
               help="Show the recorded `dagger call` line and the equivalent CLI line; run nothing.")
 @click.option("-i", "--interactive", is_flag=True,
@@ -57,11 +59,11 @@ def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: b
 
 
 @click.command()
-@click.argument("junit_xml", metavar="JUNIT_XML", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("junit_xml", metavar="JUNIT_XML", type=TextPath(dir_okay=False, path_type=Path))
 @click.option("--slowest", default=10, show_default=True, type=click.IntRange(0, 1000),
               help="How many of the slowest tests to list.")
 @click.option("--title", default="Go tests", show_default=True, help="Heading of the summary.")
-@click.option("--repro", "repro_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--repro", "repro_file", default=None, type=TextPath(dir_okay=False, path_type=Path),
               help="repro.json of the run: adds the one-line local re-run command.")
 def summary(junit_xml: Path, slowest: int, title: str, repro_file: Path | None) -> None:
     """Markdown summary of a JUnit report: passed/failed/skipped/time, failures, slowest tests.
