@@ -928,7 +928,10 @@ def render_svg(report: Mapping) -> str:
 
 
 def write_report_files(report: Mapping, out_dir: Path) -> dict[str, Path]:
-    """Write build-report.json, build-report.md and build-timeline.svg into ``out_dir``."""
+    """Write build-report.json, build-report.md and build-timeline.svg into ``out_dir`` (strings redacted)."""
+    from pipeline.validate import redact_deep
+
+    report = redact_deep(report)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {k: out_dir / name for k, name in FILES.items()}

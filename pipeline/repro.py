@@ -272,9 +272,9 @@ def _git(path: Path, *args: str) -> str | None:
 
 def _strip_userinfo(url: str | None) -> str | None:
     """Remote URLs may carry a token (CI checkouts): keep scheme, host and path only."""
-    if not url:
-        return url
-    return re.sub(r"^([a-z][a-z0-9+.-]*://)[^/@]*@", r"\1", url)
+    from pipeline.validate import strip_userinfo
+
+    return strip_userinfo(url)
 
 
 def checkout_facts(path: Path) -> dict[str, Any]:
@@ -511,8 +511,12 @@ def _record(*, entry, lane, function, arguments, call, cli, settings, source, mo
 
 # --- files ------------------------------------------------------------------------------------
 def write(record: dict[str, Any], path: Path) -> Path:
+    """The one repro.json writer: every string redacted (validated values carry no credentials;
+    this is the last line of defence for anything else)."""
+    from pipeline.validate import redact_deep
+
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(record, indent=2, sort_keys=False) + "\n")
+    path.write_text(json.dumps(redact_deep(record), indent=2, sort_keys=False) + "\n")
     return path
 
 

@@ -48,6 +48,22 @@ def redact(value: str) -> str:
     return _USERINFO_RE.sub(repl, value)
 
 
+def strip_userinfo(url: str | None) -> str | None:
+    """A URL without any userinfo at all (CI checkouts' remotes carry tokens): scheme, host, path."""
+    return url if not url else _USERINFO_RE.sub(lambda m: m[1], url, count=1)
+
+
+def redact_deep(value):
+    """:func:`redact` applied to every string (keys too) of a JSON-like value: for file writers."""
+    if isinstance(value, str):
+        return redact(value)
+    if isinstance(value, dict):
+        return {redact_deep(k): redact_deep(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_deep(v) for v in value]
+    return value
+
+
 def escape(value: str) -> str:
     """Non-printable characters shown as Python escapes: the result is one line."""
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in value)

@@ -115,3 +115,21 @@ def test_any_text_in_any_setting_from_any_source_is_inert(name, source, value):
                 mp.setenv(ENV_PREFIX + name.upper(), value.replace("\x00", ""))
             settings = load_settings(**({name: value} if source == "flag" else {}))
         _assert_shell_lines_are_exact(settings)
+
+
+def test_the_file_writers_redact_credentials_whatever_reaches_them(tmp_path):
+    """Last line of defence: repro.json and build-report writers redact URL credentials in any string."""
+    import json
+
+    from pipeline import build_report as br
+
+    leaky = f"https://user:{CANARY}@host.example/x and https://{CANARY}@host.example/y"
+    path = rp.write({"schema": rp.SCHEMA, "note": leaky, leaky: [leaky]}, tmp_path / "repro.json")
+    report = br.docker_lane_report([br.TargetLog("app", "", started=0.0, seconds=1.0)], inspect=False)
+    report["notes"] = [leaky]
+    files = br.write_report_files(report, tmp_path / "out")
+    for p in [path, *files.values()]:
+        assert CANARY not in p.read_text(), p
+    for p in (path, files["json"], files["markdown"]):
+        assert "***@host.example" in p.read_text(), p
+    assert json.loads(path.read_text())["note"].startswith("https://***@host.example/x")
