@@ -266,8 +266,12 @@ def _dotenv_text(cls: type[Settings]) -> str | None:
                             f"is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); save it as UTF-8") from None
 
 
+#: FLAMENCO_PIPELINE_* variables that are not settings but our own CI's (docs/ci/flamenco-repo-workflow.yml).
+WORKFLOW_VARIABLES = frozenset({ENV_PREFIX + "MODULE", ENV_PREFIX + "PACKAGE"})
+
+
 def _known_env_names(cls: type[Settings]) -> set[str]:
-    names = {ENV_PREFIX + n.upper() for n in cls.model_fields}
+    names = {ENV_PREFIX + n.upper() for n in cls.model_fields} | WORKFLOW_VARIABLES
     for f in cls.model_fields.values():
         if isinstance(f.validation_alias, AliasChoices):
             names |= {str(a).upper() for a in f.validation_alias.choices if str(a).upper().startswith(ENV_PREFIX)}

@@ -144,3 +144,15 @@ def test_report_with_only_the_schema_key_is_refused(tmp_path):
 
 def test_os_environment_is_untouched():
     assert "FLAMENCO_PIPELINE_GO_VERISON" not in os.environ
+
+
+def test_our_own_workflow_variables_are_not_warned_about():
+    import yaml
+
+    from tests.conftest import ROOT
+
+    workflow = yaml.safe_load((ROOT / "docs/ci/flamenco-repo-workflow.yml").read_text())
+    ours = {k: v for k, v in workflow["env"].items() if k.startswith("FLAMENCO_PIPELINE_")}
+    assert ours
+    r = cli("plan", env=ours)
+    assert r.exit_code == 0 and "warning" not in r.stderr, r.stderr
