@@ -644,6 +644,14 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
     """Push both images (all platforms, one manifest each) to --registry."""
     import os
 
+    from pipeline import validate
+
+    for option, check, value in (("--username", validate.username, username),
+                                 ("--password-env", validate.env_name, password_env)):
+        try:
+            check(value)
+        except ValueError as e:
+            fail(f"invalid option {option}={value!r}: {e}")
     settings = load(settings_overrides)
     if not settings.registry:
         fail("invalid setting registry=None: publish needs --registry registry.example/team")
@@ -744,6 +752,13 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     from pipeline.settings import SettingsError
     from pipeline.spec import EXPORTS
 
+    from pipeline.validate import docker_target
+
+    for t in targets:
+        try:
+            docker_target(t)
+        except ValueError as e:
+            fail(f"invalid option --target={t!r}: {e}")
     settings = load(settings_overrides)
     if settings.source is None:
         fail("invalid setting source=None: the Docker lane builds a local checkout; pass --source DIR")

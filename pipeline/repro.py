@@ -563,8 +563,7 @@ MAX_FIELD = 8192
 TRUSTED_REFERENCE_RE = re.compile(r"(env|file|op|vault|libsecret)://[A-Za-z0-9_./@:+-]{1,1000}", re.ASCII)
 MODULE_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,300}(?:@[A-Za-z0-9._/+-]{1,200})?", re.ASCII)
 REVISION_RE = re.compile(r"[0-9a-f]{7,64}", re.ASCII)
-USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}", re.ASCII)
-TARGET_RE = re.compile(r"[a-z][a-z0-9-]{0,63}", re.ASCII)
+from pipeline.validate import TARGET_RE, USERNAME_RE  # noqa: E402 (the CLI's own grammars)
 DAGGER_VERSION_RE = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", re.ASCII)
 
 

@@ -327,6 +327,29 @@ def whole_number(value: str) -> str:
     return value
 
 
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,127}", re.ASCII)
+USERNAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._@+-]{0,255}", re.ASCII)
+TARGET_RE = re.compile(r"[a-z][a-z0-9-]{0,63}", re.ASCII)
+
+
+def env_name(value: str) -> str:
+    if not _full(ENV_NAME_RE, value):
+        raise ValueError("not an environment variable name; use letters, digits and '_', e.g. REGISTRY_PASSWORD")
+    return value
+
+
+def username(value: str) -> str:
+    if not _full(USERNAME_RE, value):
+        raise ValueError("not a registry user name; use letters, digits and . _ @ + -")
+    return value
+
+
+def docker_target(value: str) -> str:
+    if not _full(TARGET_RE, value):
+        raise ValueError("not a Dockerfile.dev target; use a stage name such as manager, worker or reports")
+    return value
+
+
 def positive_seconds(value: int) -> int:
     if value < 10 or value > 6 * 3600:
         raise ValueError("must be between 10 and 21600 seconds")

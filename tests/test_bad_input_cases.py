@@ -83,6 +83,9 @@ def test_a_dotenv_that_is_not_utf8_is_one_line(tmp_path):
     (["plan", "--step-timeout", "3_0"], "step_timeout"),
     (["plan", "--ca-cert", "a\x00b"], "--ca-cert"),
     (["plan", "--no-such-flag"], "--no-such-flag"),
+    (["publish", "--username", "ci\nx", "--registry", "registry.example/t"], "--username"),
+    (["publish", "--username", "ci", "--password-env", "A;B", "--registry", "registry.example/t"], "--password-env"),
+    (["docker", "build", "--source", str(FIXTURE), "--target", "manager\n--x"], "--target"),
 ])
 def test_former_tracebacks_are_one_line(args, needle):
     one_line(cli(*args), 2, needle)
