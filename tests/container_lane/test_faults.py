@@ -174,3 +174,24 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     cached = {title.split()[0].lstrip("[") for title, info in steps.items() if info["cached"] and title.startswith("[")}
     assert "go-base" in cached, sorted(cached)
     lane_log(f"engine restart (private dockerd, {private_engine.starts} starts): rebuild green, cached stages: {sorted(cached)}")
+
+
+@pytest.mark.timeout(300)
+def test_the_private_engine_is_never_the_users(private_engine):
+    """The fault tests' engine is its own daemon: other socket, pid, data root; stopping it leaves the main one up."""
+    from .engine import engine_available
+
+    main_root = sp_run(["/usr/bin/docker", "info", "--format", "{{.DockerRootDir}}"])
+    mine = private_engine.docker("info", "--format", "{{.DockerRootDir}}").stdout.strip()
+    assert mine == str(private_engine.root / "data") != main_root
+    assert private_engine.socket != Path("/var/run/docker.sock")
+    assert int(private_engine.pidfile.read_text()) == private_engine.proc.pid
+    private_engine.restart()
+    assert private_engine.answers() and engine_available()
+    private_engine.terminate()
+    assert not private_engine.answers() and engine_available()  # the suite's (or user's) engine never noticed
+
+
+def sp_run(cmd: list[str]) -> str:
+    env = {k: v for k, v in os.environ.items() if k != "DOCKER_HOST"}
+    return subprocess.run(cmd, capture_output=True, text=True, env=env, check=True).stdout.strip()
