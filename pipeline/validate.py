@@ -358,6 +358,7 @@ def positive_seconds(value: int) -> int:
 
 def npm_registry(value: str) -> str:
     """A registry URL for yarn (a mirror): http(s) with a host, no credentials in it."""
+    text(value)  # control characters first: urlsplit silently drops newlines and tabs
     parts = urlsplit(value)
     if parts.scheme not in ("https", "http") or not parts.hostname or value != value.strip():
         raise ValueError("not a registry URL; use your mirror's https://host/path/ or unset it for yarn's default")
