@@ -78,7 +78,8 @@ def test_huge_times_render_a_bounded_chart(tmp_path, report, end):
 
 def test_strings_from_the_report_are_inert_markdown(tmp_path, report):
     data = copy.deepcopy(report)
-    data["stages"][0]["name"] = "x | y <img src=https://tracker.example/p.gif> ![a](https://tracker.example/i.png)"
+    stage = next(s for s in data["stages"] if s["kind"] == "stage")
+    stage["name"] = "x | y <img src=https://tracker.example/p.gif> ![a](https://tracker.example/i.png)"
     data["notes"] = ["line\n## injected heading", "`code` [link](javascript:alert(1))"]
     r = CliRunner().invoke(main, ["report", str(_write(tmp_path, data)), "--output-dir", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output

@@ -42,7 +42,7 @@ def dagger_record(work) -> dict:
 @pytest.fixture
 def docker_record(work, monkeypatch) -> dict:
     monkeypatch.setattr("pipeline.docker_lane.DockerBuild.run",
-                        lambda self, log_path=None: subprocess.CompletedProcess([], 0, "", ""))
+                        lambda self, log_path=None, **kw: subprocess.CompletedProcess([], 0, "", ""))
     r = invoke("docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out",
                "--worker-image-name", "farm-worker")
     assert r.exit_code == 0, r.output
