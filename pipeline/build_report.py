@@ -688,12 +688,12 @@ def _fmt_bytes(n: int | None) -> str:
     return str(n)
 
 
-_MD_SPECIAL = str.maketrans({"|": "\\|", "<": "&lt;", ">": "&gt;", "[": "\\[", "]": "\\]", "`": "'",
+_MD_SPECIAL = str.maketrans({"|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "'",
                              "\n": " ", "\r": " "})
 
 
 def _md_inert(value):
-    """Every string of a report as inert Markdown text: no table breaks, HTML, links, images or code fences."""
+    """Every string of a report as inert Markdown text: no table breaks, HTML tags (no `<`), links, images or code spans."""
     if isinstance(value, str):
         from pipeline.validate import one_line
 
