@@ -82,7 +82,9 @@ SCHEMA: dict = {
                     "cached": {"type": ["boolean", "null"]},  # null: the lane cannot tell
                     "status": {"enum": ["ok", "failed", "canceled", "unfinished"]},
                     "targets": {"type": "array", "items": {"type": "string"}},
-                    "steps": {"type": "array"},
+                    "steps": {"type": "array", "items": {
+                        "type": "object", "required": ["start", "end"],
+                        "properties": {"start": _NUM, "end": _NUM}}},
                     "error": {"type": ["string", "null"]},
                 },
             },
@@ -92,7 +94,9 @@ SCHEMA: dict = {
             "properties": {
                 "stages": {"type": "array", "items": {"type": "string"}},
                 "seconds": _NUM,
-                "segments": {"type": "array"},
+                "segments": {"type": "array", "items": {
+                    "type": "object", "required": ["stage", "start", "end", "seconds"],
+                    "properties": {"stage": {"type": "string"}, "start": _NUM, "end": _NUM, "seconds": _NUM}}},
             },
         },
         "images": {
@@ -684,8 +688,29 @@ def _fmt_bytes(n: int | None) -> str:
     return str(n)
 
 
+_MD_SPECIAL = str.maketrans({"|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`": "'",
+                             "\n": " ", "\r": " "})
+
+
+def _md_inert(value):
+    """Every string of a report as inert Markdown text: no table breaks, HTML tags (no `<`), links, images or code spans."""
+    if isinstance(value, str):
+        from pipeline.validate import one_line
+
+        return one_line(value).translate(_MD_SPECIAL)
+    if isinstance(value, Mapping):
+        return {_md_inert(k): _md_inert(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_md_inert(v) for v in value]
+    return value
+
+
 def render_markdown(report: Mapping, svg_name: str | None = FILES["svg"]) -> str:
-    """build-report.md: summary, timeline link, stage table, critical path, images, Go settings, tools."""
+    """build-report.md: summary, timeline link, stage table, critical path, images, Go settings, tools.
+
+    A report may come from a pull request's CI run: its strings are made inert first.
+    """
+    report = _md_inert(report)
     lane = report.get("lane", "?")
     stamp = report.get("stamp") or {}
     timing = report.get("timing", {})
@@ -804,11 +829,27 @@ _C_BAR, _C_CRIT, _C_CACHED, _C_FAIL, _C_GRID, _C_TEXT = "#4c6ef5", "#e8590c", "#
 _C_CANCEL = "#f2c94c"  # drawn faded with a dashed outline
 
 
+#: The time axis never has more than this many ticks, whatever the report says.
+MAX_TICKS = 12
+
+
 def _tick_step(total: float) -> float:
-    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600):
-        if total / step <= 12:
+    """A round step giving at most MAX_TICKS ticks for any finite total (1e308 included)."""
+    for step in (0.5, 1, 2, 5, 10, 15, 30, 60, 120, 300, 600, 1200):
+        if total / step <= MAX_TICKS:
             return step
-    return 1200
+    base = 10.0 ** math.floor(math.log10(total / MAX_TICKS))
+    for m in (1, 2, 5, 10):
+        if total / (m * base) <= MAX_TICKS:
+            return m * base
+    return 10 * base
+
+
+def validation_error(report) -> str | None:
+    """The first way `report` breaks SCHEMA ('where: what'), else None. No dependency needed."""
+    from pipeline.schema_check import first_error
+
+    return first_error(report, SCHEMA)
 
 
 def render_svg(report: Mapping) -> str:
@@ -837,7 +878,7 @@ def render_svg(report: Mapping) -> str:
         f'<text x="10" y="20" font-size="14" font-weight="bold" fill="{_C_TEXT}">{escape(title)}</text>',
     ]
     step = _tick_step(total)
-    n = int(math.floor(total / step + 1e-9))
+    n = min(int(math.floor(total / step + 1e-9)), MAX_TICKS)
     axis_y = top + row_h * max(len(stages), 1)
     for k in range(n + 1):
         t = k * step
@@ -887,7 +928,10 @@ def render_svg(report: Mapping) -> str:
 
 
 def write_report_files(report: Mapping, out_dir: Path) -> dict[str, Path]:
-    """Write build-report.json, build-report.md and build-timeline.svg into ``out_dir``."""
+    """Write build-report.json, build-report.md and build-timeline.svg into ``out_dir`` (strings redacted)."""
+    from pipeline.validate import redact_deep
+
+    report = redact_deep(report)
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = {k: out_dir / name for k, name in FILES.items()}

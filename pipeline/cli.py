@@ -24,10 +24,28 @@ from pipeline.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
 from pipeline.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
 PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_progress.MODES (a test checks)
 
+
+class TextPath(click.Path):
+    """click.Path for every path the CLI takes: the value passes pipeline.validate.text first.
+
+    click.Path stats the value, and a NUL byte there is a ValueError (a traceback); a newline
+    would end up in messages and repro.json. Either is a usage error: one line, exit 2.
+    """
+
+    def convert(self, value, param, ctx):
+        from pipeline.validate import text
+
+        try:
+            text(str(value))
+        except ValueError as e:
+            self.fail(str(e), param, ctx)
+        return super().convert(value, param, ctx)
+
+
 _CLICK_TYPES = {
-    "dir": click.Path(file_okay=False, path_type=Path),
-    "file": click.Path(path_type=Path),
-    "int": int,
+    "dir": TextPath(file_okay=False, path_type=Path),
+    "file": TextPath(path_type=Path),
+    "int": str,  # as text: the settings model checks the digits (click's int() takes '3_0' as 30)
     "list": str,  # comma-separated, split by the settings model
     "str": str,
 }
@@ -161,8 +179,9 @@ class _Bounded(click.ParamType):
         if isinstance(value, int):
             n = value
         else:
-            text = str(value).strip()
-            n = int(text) if text.lstrip("-").isdigit() else None
+            from pipeline.validate import integer_text
+
+            n = integer_text(str(value).strip())  # ASCII digits: '²'.isdigit() is True, int('٣') is 3
         if n is None or not self.low <= n <= self.high:
             fail(f"invalid option --{param.name}={value}: must be {self.what} between {self.low} and {self.high}")
         return n
@@ -201,7 +220,10 @@ def setting_options(fn):
 
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
-    click.echo(f"flamenco-pipeline: error: {message}", err=True)
+    """The one way the CLI reports a problem: one line (redacted, escaped, bounded), then exit."""
+    from pipeline.validate import one_line
+
+    click.echo(f"flamenco-pipeline: error: {one_line(message, limit=2000)}", err=True)
     sys.exit(code)
 
 
@@ -230,15 +252,39 @@ def local_facts(settings):
     return gover, stamp
 
 
-def check_export_dir(path: Path) -> Path:
-    path = path.resolve()
-    probe = path if path.exists() else path.parent
+def writable_dir_problem(path: Path) -> str | None:
+    """Why `path` cannot be (created and) written, else None.
+
+    Tried, not asked: `os.access` says yes to root on /sys or a read-only mount.
+    The nearest existing ancestor gets a temporary file, removed at once.
+    """
+    import tempfile
+
+    if path.exists() and not path.is_dir():
+        return "exists and is not a directory"
+    probe = path
     while not probe.exists():
         probe = probe.parent
-    import os
+    if not probe.is_dir():
+        return f"'{probe}' is not a directory"
+    try:
+        with tempfile.TemporaryFile(dir=probe):
+            pass
+    except OSError as e:
+        return f"cannot write in '{probe}' ({e.strerror})"
+    return None
 
-    if (path.exists() and not path.is_dir()) or not os.access(probe, os.W_OK):
-        fail(f"invalid option --export={str(path)!r}: not a writable directory; pick a directory you can write to")
+
+def check_export_dir(path: Path, option: str = "--export") -> Path:
+    from pipeline.validate import text
+
+    try:
+        text(str(path))
+    except ValueError as e:
+        fail(f"invalid option {option}={str(path)!r}: {e}")
+    path = path.resolve()
+    if problem := writable_dir_problem(path):
+        fail(f"invalid option {option}={str(path)!r}: not a writable directory ({problem}); pick a directory you can write to")
     return path
 
 
@@ -272,8 +318,28 @@ def recorded(function: str, settings, export: Path | None, **function_args):
         repro.set_outcome(path, code)
 
 
+@contextlib.contextmanager
+def one_line_usage_errors():
+    """Click's usage errors (usage + hint + error, three lines) become our one line, exit 2."""
+    try:
+        yield
+    except click.UsageError as e:
+        if type(e).__name__ == "NoArgsIsHelpError":  # plain `flamenco-pipeline`: the help text
+            raise
+        where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
+        fail(e.format_message() + where)
+
+
 class LazyGroup(click.Group):
     """Commands that live in other modules, imported only when used (fast --help)."""
+
+    def make_context(self, info_name, args, parent=None, **extra):
+        with one_line_usage_errors():
+            return super().make_context(info_name, args, parent=parent, **extra)
+
+    def invoke(self, ctx):
+        with one_line_usage_errors():
+            return super().invoke(ctx)
 
     LAZY = {
         "repro": ("pipeline.cli_repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
@@ -342,7 +408,10 @@ def plan(settings_overrides: dict, as_json: bool) -> None:
     settings = load(settings_overrides)
     gover = settings.go_version
     if gover is None and settings.source is not None:
-        gover = parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
+        try:
+            gover = parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
+        except (OSError, ValueError) as e:
+            fail(f"invalid setting source={str(settings.source)!r}: its go.mod: {e}; fix go.mod or pass --go-version")
     p = resolved_plan(settings, gover or "<from go.mod>")
     click.echo(json.dumps(p.as_dict(), indent=2) if as_json else render_text(p))
 
@@ -353,7 +422,7 @@ def render() -> None:
 
 
 @render.command("dockerfile", cls=SettingsCommand, epilog="flamenco-pipeline render dockerfile --check")
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.option("--output-dir", type=TextPath(file_okay=False, path_type=Path), default=None,
               help="Where Dockerfile.dev is (default: this repository's checkout; for an installed package, "
                    "the current directory).")
 @click.option("--check", is_flag=True, help="Exit 1 if the files on disk differ from the render.")
@@ -366,6 +435,10 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
     from pipeline.docker_lane import REPO_ROOT
     from pipeline.render_dockerfile import FILES
 
+    if output_dir is not None and not check:
+        if not output_dir.is_dir():
+            fail(f"invalid option --output-dir={str(output_dir)!r}: no such directory; create it first")
+        check_export_dir(output_dir, "--output-dir")
     out = output_dir or REPO_ROOT or Path.cwd()
     stale = []
     for name, fn in FILES.items():
@@ -490,7 +563,7 @@ def tests_failed(reports: Path) -> str | None:
 
 @command(main, example="flamenco-pipeline build --source ~/flamenco --export dist")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("dist"),
               help="Where images/, bin/, reports/ and the report go; default: dist.")
 def build(settings_overrides: dict, export: Path) -> None:
     """Build both images and binaries, run the tests, export everything."""
@@ -509,7 +582,7 @@ def build(settings_overrides: dict, export: Path) -> None:
 
 @command(main, example="flamenco-pipeline test --source ~/flamenco --export reports")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("reports"),
               help="Where junit.xml, go-test.json, coverage go; default: reports.")
 def test(settings_overrides: dict, export: Path) -> None:
     """Run go test; export the reports; exit 1 if a test failed."""
@@ -544,7 +617,7 @@ def check(settings_overrides: dict) -> None:
 
 @command(main, example="flamenco-pipeline ci --export dist")
 @setting_options
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("dist"),
               help="Where images/, bin/, all reports/ and the report go; default: dist.")
 def ci(settings_overrides: dict, export: Path) -> None:
     """test + check + build concurrently; export all artifacts; exit 1 on any failure."""
@@ -571,6 +644,14 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
     """Push both images (all platforms, one manifest each) to --registry."""
     import os
 
+    from pipeline import validate
+
+    for option, check, value in (("--username", validate.username, username),
+                                 ("--password-env", validate.env_name, password_env)):
+        try:
+            check(value)
+        except ValueError as e:
+            fail(f"invalid option {option}={value!r}: {e}")
     settings = load(settings_overrides)
     if not settings.registry:
         fail("invalid setting registry=None: publish needs --registry registry.example/team")
@@ -626,7 +707,7 @@ def dev(settings_overrides: dict, workers: int, port: int | None, worker_blender
 @command(main, "integration-test", example="flamenco-pipeline integration-test --source ~/flamenco --workers 3")
 @setting_options
 @click.option("--workers", type=WORKERS, default=3, show_default=True, help="Workers that must register and sign on (1-32).")
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("reports"), show_default=True,
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("reports"), show_default=True,
               help="Directory for integration.xml (JUnit) and integration-timing.txt.")
 @click.option("--worker-blender", is_flag=True, default=False,
               help="Workers from the worker-blender image: Debian's Blender on PATH (a bigger image).")
@@ -661,7 +742,7 @@ def docker() -> None:
 @setting_options
 @click.option("--target", "targets", multiple=True, default=("manager", "worker", "reports"),
               help="Targets, repeatable; default: manager, worker, reports.")
-@click.option("--export", "export", type=click.Path(path_type=Path), default=Path("dist"),
+@click.option("--export", "export", type=TextPath(path_type=Path), default=Path("dist"),
               help="Where reports/, binaries/, logs/ go; default: dist.")
 @click.option("--progress", type=click.Choice(PROGRESS_MODES), default="auto",
               help="tty, plain (CI) or full BuildKit output; default: auto.")
@@ -671,6 +752,13 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
     from pipeline.settings import SettingsError
     from pipeline.spec import EXPORTS
 
+    from pipeline.validate import docker_target
+
+    for t in targets:
+        try:
+            docker_target(t)
+        except ValueError as e:
+            fail(f"invalid option --target={t!r}: {e}")
     settings = load(settings_overrides)
     if settings.source is None:
         fail("invalid setting source=None: the Docker lane builds a local checkout; pass --source DIR")

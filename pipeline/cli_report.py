@@ -12,10 +12,27 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli import TextPath
+
+
+#: build-report.json is a few kB; anything far larger is not one (and is not read).
+MAX_REPORT_BYTES = 20_000_000
+
+
+def _no_constant(name: str):
+    raise ValueError(f"{name} is not a number a report may hold")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if value != value or value in (float("inf"), float("-inf")):
+        raise ValueError(f"{text} is not a finite number")
+    return value
+
 
 @click.command("report")
-@click.argument("report_json", type=click.Path(dir_okay=False, path_type=Path))
-@click.option("--output-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+@click.argument("report_json", type=TextPath(dir_okay=False, path_type=Path))
+@click.option("--output-dir", type=TextPath(file_okay=False, path_type=Path), default=None,
               help="Where to write build-report.md and build-timeline.svg (default: next to the JSON).")
 @click.option("--timeline-link", default=None, metavar="URL",
               help="Link target of the timeline in the Markdown (default: build-timeline.svg, relative).")
@@ -27,22 +44,26 @@ def report(report_json: Path, output_dir: Path | None, timeline_link: str | None
     The Markdown also goes to stdout, for CI job summaries:
       flamenco-pipeline report dist/build-report.json >> "$GITHUB_STEP_SUMMARY"
     """
-    from pipeline.build_report import FILES, SCHEMA_ID, render_markdown, render_svg
+    from pipeline.build_report import FILES, SCHEMA_ID, render_markdown, render_svg, validation_error
+    from pipeline.cli import fail
 
-    def fail(message: str) -> None:
-        click.echo(f"flamenco-pipeline: error: {message}", err=True)
-        sys.exit(2)
-
+    arg = f"invalid argument REPORT_JSON={str(report_json)!r}"
     try:
-        data = json.loads(report_json.read_text())
+        if report_json.stat().st_size > MAX_REPORT_BYTES:
+            fail(f"{arg}: larger than {MAX_REPORT_BYTES // 1_000_000} MB; a build report is a few kB")
+        data = json.loads(report_json.read_bytes(), parse_constant=_no_constant, parse_float=_finite)
     except OSError as e:
-        fail(f"invalid argument REPORT_JSON={str(report_json)!r}: {e.strerror or e}; pass a build-report.json")
+        fail(f"{arg}: {e.strerror or e}; pass a build-report.json")
     except json.JSONDecodeError as e:
-        fail(f"invalid argument REPORT_JSON={str(report_json)!r}: not JSON ({e.msg}, line {e.lineno})")
+        fail(f"{arg}: not JSON ({e.msg}, line {e.lineno})")
+    except (UnicodeDecodeError, RecursionError, ValueError) as e:
+        fail(f"{arg}: not a JSON report ({e})")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
         found = data.get("schema") if isinstance(data, dict) else type(data).__name__
-        fail(f"invalid argument REPORT_JSON={str(report_json)!r}: schema {found!r} is not {SCHEMA_ID!r}; "
+        fail(f"{arg}: schema {found!r} is not {SCHEMA_ID!r}; "
              "pass a build-report.json written by flamenco-pipeline")
+    if problem := validation_error(data):
+        fail(f"{arg}: does not match the build-report schema at {problem}")
     out = output_dir or report_json.parent
     try:
         out.mkdir(parents=True, exist_ok=True)

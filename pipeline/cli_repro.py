@@ -9,9 +9,11 @@ from pathlib import Path
 
 import click
 
+from pipeline.cli import TextPath
+
 
 @click.command()
-@click.argument("repro_file", metavar="REPRO_JSON", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("repro_file", metavar="REPRO_JSON", type=TextPath(dir_okay=False, path_type=Path))
 @click.option("--print", "print_only", is_flag=True,
               help="Show the recorded `dagger call` line and the equivalent CLI line; run nothing.")
 @click.option("-i", "--interactive", is_flag=True,
@@ -21,7 +23,8 @@ import click
 @click.option("--record", "record_args", metavar="'ARGS'", default=None,
               help="Write REPRO_JSON for `dagger call ARGS` (what a CI job runs) instead of re-running.")
 @click.option("-m", "--module", default=None,
-              help="With --record: the module the call loads (`dagger -m`); default: the one in this directory.")
+              help="With --record: the module the call loads (`dagger -m`); default: the one in this directory. "
+                   "When re-running: the remote module the record names, if you trust it (its code runs).")
 def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: bool,
           record_args: str | None, module: str | None) -> None:
     """Re-run a recorded pipeline call (repro.json) locally, against the same revision.
@@ -43,24 +46,24 @@ def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: b
             path = rp.write(rp.record_for_dagger_call(record_args, module=module), repro_file)
             click.echo(f"repro: wrote {path}", err=True)
             return
-        if module is not None:
-            fail("invalid option --module: it only applies with --record; a repro.json names its module itself")
-        record = rp.load(repro_file)
+        trusted = rp.trusted(rp.load(repro_file))  # validated and rebuilt; nothing else is used
         if print_only:
-            click.echo(rp.describe(record, interactive=interactive))
+            if module is not None:
+                fail("invalid option --module: --print runs nothing; pass --module when re-running")
+            click.echo(rp.describe(trusted, interactive=interactive))
             return
-        code = rp.rerun(record, interactive=interactive, any_revision=any_revision)
+        code = rp.rerun(trusted, interactive=interactive, any_revision=any_revision, module=module)
     except rp.ReproError as e:
         fail(str(e), e.code)
     sys.exit(code)
 
 
 @click.command()
-@click.argument("junit_xml", metavar="JUNIT_XML", type=click.Path(dir_okay=False, path_type=Path))
+@click.argument("junit_xml", metavar="JUNIT_XML", type=TextPath(dir_okay=False, path_type=Path))
 @click.option("--slowest", default=10, show_default=True, type=click.IntRange(0, 1000),
               help="How many of the slowest tests to list.")
 @click.option("--title", default="Go tests", show_default=True, help="Heading of the summary.")
-@click.option("--repro", "repro_file", default=None, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--repro", "repro_file", default=None, type=TextPath(dir_okay=False, path_type=Path),
               help="repro.json of the run: adds the one-line local re-run command.")
 def summary(junit_xml: Path, slowest: int, title: str, repro_file: Path | None) -> None:
     """Markdown summary of a JUnit report: passed/failed/skipped/time, failures, slowest tests.

@@ -44,7 +44,10 @@ _SIMPLE_VALIDATORS = {
     "goflags": validate.goflags,
     "npm_registry": validate.npm_registry,
     "ca_cert": validate.ca_cert,
+    "go_netrc": validate.netrc,
     "step_timeout": validate.positive_seconds,
+    "gotestsum_version": validate.tool_version,
+    "staticcheck_version": validate.tool_version,
 }
 
 
@@ -59,14 +62,17 @@ def _go_env(name: str) -> Any:
 
 
 class SettingsError(ValueError):
-    """A user mistake in the settings: one line, no traceback."""
+    """A user mistake in the settings: one line, no traceback, no secret.
+
+    The value is shown through :func:`pipeline.validate.shown` (secret settings as
+    ``<secret>``, URL credentials as ``***``, bounded) and the whole message through
+    :func:`pipeline.validate.one_line`, so no caller can forget either.
+    """
 
     def __init__(self, setting: str, value: Any, problem: str):
-        # One line, whatever the user typed: control characters are shown escaped.
-        problem = "".join(c if c.isprintable() else repr(c)[1:-1] for c in problem)
+        problem = validate.one_line(problem)
         self.setting, self.value, self.problem = setting, value, problem
-        shown = "<secret>" if "password" in setting or "netrc" in setting else repr(value)
-        super().__init__(f"invalid setting {setting}={shown}: {problem}")
+        super().__init__(validate.one_line(f"invalid setting {setting}={validate.shown(setting, value)}: {problem}"))
 
 
 class Settings(BaseSettings):
@@ -79,6 +85,7 @@ class Settings(BaseSettings):
         populate_by_name=True,
         validate_default=True,
         frozen=True,
+        enable_decoding=False,  # platforms from env/.env: the flag's comma list (JSON too, see _split_platforms)
     )
 
     # --- source -----------------------------------------------------------
@@ -122,10 +129,31 @@ class Settings(BaseSettings):
     staticcheck_version: str = _field("staticcheck_version")
 
     # ---------------------------------------------------------------------
+    @field_validator("*", mode="before")
+    @classmethod
+    def _one_line_of_text(cls, v: Any, info: ValidationInfo) -> Any:
+        """Every string value from every source (flag, env, .env, dagger call) passes validate.text first."""
+        for item in v if isinstance(v, list | tuple) else [v]:
+            if isinstance(item, str | Path):
+                validate.text(str(item))
+        if isinstance(v, str) and cls.model_fields[info.field_name].annotation is int:
+            validate.whole_number(v.strip())  # int('3_0') == 30 and int('٣') == 3: not for settings
+        return v
+
     @field_validator("platforms", mode="before")
     @classmethod
     def _split_platforms(cls, v: Any) -> Any:
         if isinstance(v, str):
+            if v.lstrip().startswith("["):  # the JSON list pydantic-settings used to require
+                import json
+
+                try:
+                    v = json.loads(v)
+                except ValueError:
+                    raise ValueError("is neither a comma-separated list nor a JSON list; use e.g. linux/amd64,linux/arm64") from None
+                if not isinstance(v, list) or not all(isinstance(p, str) for p in v):
+                    raise ValueError("must be a list of platform names, e.g. linux/amd64,linux/arm64")
+                return v
             return [p.strip() for p in v.split(",") if p.strip()]
         return v
 
@@ -177,13 +205,6 @@ class Settings(BaseSettings):
         validate.image_ref(v + "/x")
         return v
 
-    @field_validator("go_netrc")
-    @classmethod
-    def _netrc(cls, v: Path | None) -> Path | None:
-        if v is not None and not v.is_file():
-            raise ValueError(f"file '{v}' does not exist; pass the path of a netrc file (machine HOST login USER password TOKEN)")
-        return v
-
     @field_validator("source")
     @classmethod
     def _source(cls, v: Path | None) -> Path | None:
@@ -203,6 +224,8 @@ class Settings(BaseSettings):
     def _conflicts(self) -> Settings:
         if self.source is not None and self.git_ref != UPSTREAM_GIT_REF:
             raise SettingsError("git_ref", self.git_ref, "conflicts with source (a local directory); pass one of them")
+        if self.source is not None and self.git_url != UPSTREAM_GIT_URL:
+            raise SettingsError("git_url", self.git_url, "conflicts with source (a local directory); pass one of them")
         return self
 
     # --- derived values, resolved in one place ------------------------------
@@ -230,13 +253,76 @@ def _field_of(loc: tuple) -> str:
     return str(loc[0]) if loc else "settings"
 
 
+def _dotenv_text(cls: type[Settings]) -> str | None:
+    """The `.env` the model will read, checked to be UTF-8 text (else one line, not a traceback)."""
+    env_file = cls.model_config.get("env_file")
+    if cls is ArgSettings or not env_file or not Path(env_file).is_file():
+        return None
+    data = Path(env_file).read_bytes()
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise SettingsError("env_file", str(env_file),
+                            f"is not UTF-8 text (byte 0x{data[e.start]:02x} at offset {e.start}); save it as UTF-8") from None
+
+
+#: FLAMENCO_PIPELINE_* variables that are not settings but our own CI's (docs/ci/flamenco-repo-workflow.yml).
+WORKFLOW_VARIABLES = frozenset({ENV_PREFIX + "MODULE", ENV_PREFIX + "PACKAGE"})
+
+
+def _known_env_names(cls: type[Settings]) -> set[str]:
+    names = {ENV_PREFIX + n.upper() for n in cls.model_fields} | WORKFLOW_VARIABLES
+    for f in cls.model_fields.values():
+        if isinstance(f.validation_alias, AliasChoices):
+            names |= {str(a).upper() for a in f.validation_alias.choices if str(a).upper().startswith(ENV_PREFIX)}
+    return names
+
+
+def misspelt_keys(cls: type[Settings], environ: dict[str, str], dotenv: str | None) -> list[str]:
+    """One warning per FLAMENCO_PIPELINE_* key that names no setting, with the closest setting."""
+    import difflib
+
+    from dotenv import dotenv_values
+    import io
+
+    known = _known_env_names(cls)
+    found = [(k, "the environment") for k in environ]
+    if dotenv is not None:
+        found += [(k, ".env") for k in dotenv_values(stream=io.StringIO(dotenv))]
+    out = []
+    for key, where in found:
+        upper = key.upper()
+        if upper.startswith(ENV_PREFIX) and upper not in known:
+            close = difflib.get_close_matches(upper, sorted(known), n=1, cutoff=0.6)
+            hint = f"did you mean {close[0]}?" if close else "see `flamenco-pipeline build --help` for the settings"
+            out.append(validate.one_line(f"{key} in {where} is not a setting and is ignored; {hint}", limit=300))
+    return out
+
+
 def load_settings(_cls: type[Settings] | None = None, **overrides: Any) -> Settings:
-    """Build Settings from env/.env plus overrides (None means "not given")."""
+    """Build Settings from env/.env plus overrides (None means "not given").
+
+    Warns (stderr, one line each) about FLAMENCO_PIPELINE_* keys that name no setting.
+    """
+    import os
+    import sys
+
+    from pydantic_settings.exceptions import SettingsError as SourceError
+
+    cls = _cls or Settings
     given = {k: v for k, v in overrides.items() if v is not None}
     try:
-        return (_cls or Settings)(**given)
+        dotenv = _dotenv_text(cls)
+        if cls is not ArgSettings:
+            for warning in misspelt_keys(cls, dict(os.environ), dotenv):
+                print(f"flamenco-pipeline: warning: {warning}", file=sys.stderr)
+        return cls(**given)
     except SettingsError:
         raise
+    except SourceError as e:  # a source could not parse a value at all
+        raise SettingsError("settings", None, f"{e}; check the FLAMENCO_PIPELINE_* variables and .env") from None
+    except OSError as e:
+        raise SettingsError("env_file", str(cls.model_config.get("env_file")), f"cannot be read ({e.strerror})") from None
     except ValidationError as e:
         err = e.errors()[0]
         setting = _field_of(err.get("loc", ()))

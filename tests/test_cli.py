@@ -103,6 +103,8 @@ def test_compose_file_agrees_with_the_spec():
     manager, worker = doc["services"]["manager"], doc["services"]["worker"]
     assert manager["healthcheck"]["test"] == ["CMD", "bash", "-c", spec.MANAGER_HEALTHCHECK]
     assert manager["ports"][0].endswith(f":{spec.MANAGER_PORT}")
+    # the unauthenticated manager API is published on loopback unless MANAGER_BIND widens it
+    assert manager["ports"] == ["${MANAGER_BIND:-127.0.0.1}:${MANAGER_PORT:-8080}:" + str(spec.MANAGER_PORT)]
     assert manager["build"]["target"] == "manager" and worker["build"]["target"] == "${WORKER_TARGET:-worker}"
     assert spec.stage("worker-blender").entrypoint == spec.stage("worker").entrypoint, "WORKER_TARGET=worker-blender"
     shared = [v for v in manager["volumes"] if v.startswith("shared-storage:")]

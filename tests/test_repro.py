@@ -224,7 +224,7 @@ def test_docker_lane_record(work, monkeypatch):
     assert "no `dagger call` equivalent" in r.output
     assert printed_commands(r.output) == ["flamenco-pipeline docker build --source flamenco --target go-base --export out"]
     argv, _ = rp.rerun_argv(rec, interactive=False)
-    assert argv == [sys.executable, "-m", "pipeline.cli", *rec["cli"]["argv"]]
+    assert argv == [*rp.CLI_PREFIX, *rec["cli"]["argv"]]
     r = invoke("repro", "out/repro.json", "-i")
     assert r.exit_code == 2 and "--interactive" in r.output and "Docker lane" in r.output
 
@@ -345,6 +345,16 @@ def test_bad_repro_file_is_one_line_exit_2(tmp_path, content, problem):
     assert len(lines) == 1 and problem in lines[0] and "Traceback" not in r.output
 
 
-def test_module_option_only_with_record(work):
-    r = invoke("repro", "repro.json", "--module", MODULE_REF)
-    assert r.exit_code == 2 and "--module" in r.output
+def test_a_remote_module_named_by_the_file_runs_only_with_the_users_module_option(work, fake_dagger):
+    src = work / "flamenco"
+    os.chdir(src)
+    assert invoke("repro", "repro.json", "--record", cc.FLAMENCO_REPO_JOB.calls[0], "--module", MODULE_REF).exit_code == 0
+    r = invoke("repro", "repro.json", "--any-revision")
+    assert r.exit_code == 2 and f"--module {MODULE_REF}" in r.output and not fake_dagger.exists()
+    r = invoke("repro", "repro.json", "--any-revision", "--module", "github.com/someone/else@v1")
+    assert r.exit_code == 2 and not fake_dagger.exists()
+    r = invoke("repro", "repro.json", "--any-revision", "--module", MODULE_REF)
+    assert r.exit_code == 7, r.output
+    assert fake_dagger.read_text().splitlines()[:3] == ["-m", MODULE_REF, "call"]
+    r = invoke("repro", "repro.json", "--print", "--module", MODULE_REF)
+    assert r.exit_code == 2 and "--print runs nothing" in r.output

@@ -60,6 +60,12 @@ class Farm:
         with urllib.request.urlopen(f"http://127.0.0.1:{self.port}{path}", timeout=3) as r:
             return json.loads(r.read())
 
+    def host_ips(self) -> set[str]:
+        cid = self.compose("ps", "-q", "manager").stdout.strip()
+        out = subprocess.run(["/usr/bin/docker", "inspect", "-f", "{{json .NetworkSettings.Ports}}", cid],
+                             capture_output=True, text=True, check=True)
+        return {b["HostIp"] for bindings in json.loads(out.stdout).values() if bindings for b in bindings}
+
     def manager_health(self) -> str:
         cid = self.compose("ps", "-q", "manager").stdout.strip()
         out = subprocess.run(["/usr/bin/docker", "inspect", "-f", "{{.State.Health.Status}}", cid],
@@ -77,6 +83,8 @@ def test_compose_farm_manager_and_workers_talk(default_build, workers):
         assert up.returncode == 0, up.stderr[-3000:]
         # depends_on: service_healthy means `up -d` returns after the manager is healthy
         assert farm.manager_health() == "healthy"
+        # published on loopback only (the manager API has no authentication)
+        assert farm.host_ips() == {"127.0.0.1"}
         version = farm.get("/api/v3/version")
         assert (version["shortversion"], version["git"]) == (STAMP.version, STAMP.git_hash)
         assert version["version"] == f"{STAMP.version} ({STAMP.git_hash})"  # a beta build: extended
