@@ -326,9 +326,21 @@ set -e
 echo "flamenco-pipeline: go test exit code $(cat /reports/exit-code)"
 """
 
-GO_DOWNLOAD = r"""go mod download -x 2>/tmp/go-mod-download.log || { tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; }
+# The go command has no timeout on a stalled HTTPS connection: one hung fetch (seen on real
+# Flamenco here: a TLS handshake that never completed) would hold the whole step until
+# STEP_TIMEOUT. So each attempt gets GO_DOWNLOAD_ATTEMPT seconds and a timed-out attempt is
+# retried (what it fetched stays in the module cache); a real error fails at once.
+# (GO_DOWNLOAD_ATTEMPT_SECONDS overrides the attempt length: tests only.)
+GO_DOWNLOAD_ATTEMPT = 240
+GO_DOWNLOAD = r"""n=0
+until timeout -k 5 "${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}" go mod download -x 2>>/tmp/go-mod-download.log; do
+  rc=$?; n=$((n+1))
+  if [ $rc -ne 124 ] && [ $rc -ne 137 ]; then tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; fi
+  [ $n -lt 3 ] || { tail -n 5 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download made no progress in 3 attempts of ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (last fetch above); check GOPROXY and the network" >&2; exit 1; }
+  echo "flamenco-pipeline: go mod download attempt $n stopped after ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (a stalled fetch?); retrying, fetched modules are kept" >&2
+done
 echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' /tmp/go-mod-download.log || true)"
-"""
+""" % {"attempt": GO_DOWNLOAD_ATTEMPT}
 
 # `go mod download` already checks every zip it fetches against go.sum (and the checksum
 # database for lines go.sum lacks). `go mod verify` re-hashes what sits in the shared module

@@ -1,0 +1,61 @@
+"""The go-deps download step, executed for real with `sh` against a stand-in `go`.
+
+The stand-in plays the network's part only: an attempt that hangs (a stalled HTTPS
+fetch, seen on real Flamenco here), one that fails, one that succeeds. The script is
+spec.GO_DOWNLOAD exactly as both lanes run it.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+import pytest
+
+from pipeline import spec
+
+FAKE_GO = """#!/bin/sh
+n=$(cat "$STATE" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE"
+case "$(echo "$PLAN" | cut -d, -f$n)" in
+  hang) exec sleep 30 ;;
+  fail) echo "go: example.com/x@v1.0.0: reading example.com/x: 404 Not Found" >&2; exit 1 ;;
+  ok) echo "# get https://proxy.example/x/@v/v1.0.0.zip" >&2; echo "# get https://proxy.example/x/@v/v1.0.0.zip: 200 OK (0.1s)" >&2; exit 0 ;;
+esac
+"""
+
+
+def run(tmp_path: Path, plan: str) -> tuple[subprocess.CompletedProcess, int]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "go").write_text(FAKE_GO)
+    (bin_dir / "go").chmod(0o755)
+    state = tmp_path / "calls"
+    env = {**os.environ, "PATH": f"{bin_dir}:{os.environ['PATH']}", "PLAN": plan, "STATE": str(state),
+           "GO_DOWNLOAD_ATTEMPT_SECONDS": "1", "TMPDIR": str(tmp_path)}
+    script = spec.GO_DOWNLOAD.replace("/tmp/go-mod-download.log", str(tmp_path / "download.log"))
+    proc = subprocess.run(["sh", "-c", "set -e\n" + script], env=env, capture_output=True, text=True, timeout=60)
+    return proc, int(state.read_text())
+
+
+def test_a_stalled_attempt_is_retried_and_the_step_succeeds(tmp_path):
+    proc, calls = run(tmp_path, "hang,ok")
+    assert proc.returncode == 0, proc.stderr
+    assert calls == 2
+    assert "attempt 1 stopped after 1s (a stalled fetch?); retrying" in proc.stderr
+    assert "module zips fetched: 1" in proc.stdout
+
+
+def test_a_real_error_fails_at_once_without_a_retry(tmp_path):
+    proc, calls = run(tmp_path, "fail,ok")
+    assert proc.returncode == 1 and calls == 1
+    assert "404 Not Found" in proc.stderr and "go mod download failed" in proc.stderr
+
+
+@pytest.mark.timeout(30)
+def test_three_stalled_attempts_fail_with_one_line_naming_goproxy(tmp_path):
+    proc, calls = run(tmp_path, "hang,hang,hang,ok")
+    assert proc.returncode == 1 and calls == 3
+    assert proc.stderr.strip().splitlines()[-1] == (
+        "flamenco-pipeline: go mod download made no progress in 3 attempts of 1s (last fetch above); "
+        "check GOPROXY and the network")
