@@ -181,6 +181,7 @@ def test_the_private_engine_is_never_the_users(private_engine):
     """The fault tests' engine is its own daemon: other socket, pid, data root; stopping it leaves the main one up."""
     from .engine import engine_available
 
+    bridges = host_bridges()
     main_root = sp_run(["/usr/bin/docker", "info", "--format", "{{.DockerRootDir}}"])
     mine = private_engine.docker("info", "--format", "{{.DockerRootDir}}").stdout.strip()
     assert mine == str(private_engine.root / "data") != main_root
@@ -190,6 +191,14 @@ def test_the_private_engine_is_never_the_users(private_engine):
     assert private_engine.answers() and engine_available()
     private_engine.terminate()
     assert not private_engine.answers() and engine_available()  # the suite's (or user's) engine never noticed
+    # An engine that answers can still have lost its bridge (docker0 vanished here once while
+    # private engines were tried, and every build then failed with "could not find bridge").
+    assert host_bridges() >= bridges, f"the private engine removed a host bridge: {sorted(bridges - host_bridges())}"
+
+
+def host_bridges() -> set[str]:
+    """The host's bridge interfaces (docker0 among them), from sysfs."""
+    return {p.parent.name for p in Path("/sys/class/net").glob("*/bridge")}
 
 
 def sp_run(cmd: list[str]) -> str:
