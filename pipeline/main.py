@@ -432,7 +432,24 @@ class FlamencoPipeline:
                 tg.start_soon(read, key, fn)
         return facts
 
-    def _report(self, timings: dict, extra: dict, facts: dict | None = None, wall: float | None = None) -> dict:
+    @staticmethod
+    async def _test_counts(reports: dagger.Directory) -> dict | None:
+        """Passed/failed/skipped from reports/junit.xml, as the Docker lane's report has them."""
+        import tempfile
+        from pathlib import Path
+
+        from pipeline.build_report import test_outcome
+
+        try:
+            xml = await reports.file("junit.xml").contents()
+        except dagger.QueryError:  # the test stage wrote no report
+            return None
+        with tempfile.TemporaryDirectory() as d:
+            (junit := Path(d) / "junit.xml").write_text(xml)
+            return test_outcome(junit, source="JUnit report reports/junit.xml")
+
+    def _report(self, timings: dict, extra: dict, facts: dict | None = None, wall: float | None = None,
+                tests: dict | None = None) -> dict:
         """build-report.json as a dict (schema: pipeline.build_report.SCHEMA)."""
         from pipeline.build_report import dagger_lane_report
 
@@ -452,7 +469,7 @@ class FlamencoPipeline:
             timings, settings_view=view, stamp=self._stamp(), go_version=self.go_version,
             images=images, go_deps_output=facts.get("go-deps"),
             base_outputs={k: facts[k] for k in ("go-base", "node-base") if facts.get(k)},
-            wall_seconds=wall, extra=extra,
+            wall_seconds=wall, extra=extra, tests=tests,
         )
 
     @staticmethod
@@ -507,7 +524,8 @@ class FlamencoPipeline:
         if "test_error" in box:
             raise BuildFailed(["test"], box["test_error"])
         result = box["test"]
-        report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), box["wall"])
+        report = self._report(timings, {"test_exit_code": result.exit_code}, await self._facts(), box["wall"],
+                              tests=await self._test_counts(result.reports))
         return self._with_report(self._artifacts(result.reports), report)
 
     @function(cache=CACHE_POLICIES["publish"])
@@ -595,8 +613,12 @@ class FlamencoPipeline:
             facts = {}
         unit = box.get("test")
         result = {"exit_code": code, "outcome": outcome, "failures": failures}
+        try:
+            tests = await self._test_counts(unit.reports) if unit else None
+        except dagger.DaggerError:
+            tests = None
         report = self._report(timings, {"test_exit_code": unit.exit_code if unit else None, "outcome": outcome,
-                                        "failures": failures}, facts, box.get("wall"))
+                                        "failures": failures}, facts, box.get("wall"), tests=tests)
         reports = unit.reports if unit else dag.directory()
         dist = self._artifacts(reports) if outcome["build"] == "passed" else dag.directory().with_directory("reports", reports)
         dist = self._with_report(dist, report).with_new_file(CI_RESULT, json.dumps(result, indent=2))

@@ -116,13 +116,21 @@ def test_every_setting_is_a_constructor_argument_and_a_flag():
 def test_build_exits_1_when_tests_failed_with_reports_exported(answer_exit_code, expected, tmp_path, monkeypatch):
     """The Dagger lane agrees with `docker build`: failed tests are exit 1, reports still exported."""
 
+    failure = '<failure message="boom">meta_test.go:12: boom</failure>' if expected else ""
+    junit = ('<?xml version="1.0" encoding="UTF-8"?>\n<testsuites><testsuite name="internal/appinfo" tests="2">'
+             f'<testcase classname="internal/appinfo" name="TestA" time="0.1"></testcase>'
+             f'<testcase classname="internal/appinfo" name="TestB" time="0.1">{failure}</testcase>'
+             '</testsuite></testsuites>\n')
+    exported = {}
+
     def answer(field, chain):
-        if field == "contents" and chain[-2].args.get("path") == "exit-code":
-            return answer_exit_code
+        if field == "contents" and chain[-2].args.get("path") in ("exit-code", "junit.xml"):
+            return answer_exit_code if chain[-2].args["path"] == "exit-code" else junit
         if field == "export":
             out = Path(chain[-1].args["path"])
             (out / "reports").mkdir(parents=True, exist_ok=True)
             (out / "reports" / "exit-code").write_text(answer_exit_code + "\n")
+            exported.update({c.args["path"]: c.args["contents"] for c in chain if c.name == "withNewFile"})
             return str(out)
         return {"sync": "fake-id", "stdout": "", "size": 0}[field]
 
@@ -131,6 +139,8 @@ def test_build_exits_1_when_tests_failed_with_reports_exported(answer_exit_code,
     r = CliRunner().invoke(main, [*command_line("build", tmp_path), "--source", str(FIXTURE), *FACTS])
     assert r.exit_code == expected, r.output
     assert (tmp_path / "out" / "reports" / "exit-code").is_file()
+    tests = json.loads(exported["build-report.json"])["tests"]  # the Dagger lane's report counts tests too
+    assert (tests["passed"], tests["failed"], tests["skipped"]) == (2 - expected, expected, 0)
     if expected:
         assert r.output.strip().splitlines()[-1] == (
             f"flamenco-pipeline: error: go test failed (exit 1); reports in {tmp_path / 'out' / 'reports'}")
