@@ -132,9 +132,15 @@ def _wait_for_line(proc, needle, seen: list[str], deadline: float) -> bool:
     return False
 
 
+@pytest.mark.engine_faults
 @pytest.mark.timeout(900)
 def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fixture_copy, private_engine, monkeypatch):
     """SIGTERM the suite's private dockerd while a step runs, start it again, build again: green, caches reused.
+
+    Opt-in (`-m engine_faults`): on this project's machine the host's docker0 bridge was gone after
+    this test more than once, although the private engine runs with --bridge=none, and every later
+    build of the main engine then failed. Until the private engine gets its own network namespace
+    it stays out of the default run; when it runs, it fails if a host bridge went missing.
 
     The engine is one this test started (own socket, pid file, data and exec root); the build is
     stopped once its log shows the staticcheck compile running, so it cannot finish first: a fresh
@@ -143,6 +149,8 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     import subprocess as sp
 
     from pipeline.docker_lane import DockerBuild, docker_env
+
+    bridges = host_bridges()
 
     from .engine import parse_plain_progress
 
@@ -173,6 +181,7 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     steps = parse_plain_progress(out)
     cached = {title.split()[0].lstrip("[") for title, info in steps.items() if info["cached"] and title.startswith("[")}
     assert "go-base" in cached, sorted(cached)
+    assert host_bridges() >= bridges, f"the private engine removed a host bridge: {sorted(bridges - host_bridges())}"
     lane_log(f"engine restart (private dockerd, {private_engine.starts} starts): rebuild green, cached stages: {sorted(cached)}")
 
 
