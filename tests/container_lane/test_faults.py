@@ -108,7 +108,13 @@ def test_two_builds_sharing_cache_volumes_at_once_are_both_green(lane, fixture_c
 
 @pytest.fixture
 def private_engine():
-    """A dockerd of the suite's own (see isolated_engine.py); the user's daemon is never touched."""
+    """A dockerd of the suite's own (see isolated_engine.py): own socket, pid file, data root.
+
+    Every test using it is opt-in (`-m engine_faults`): a second dockerd in the host's network
+    namespace started with --bridge=none deletes the host's docker0 (Moby's configureNetworking
+    calls removeDefaultBridgeInterface() when the bridge is disabled), and the main engine's
+    builds then fail with "could not find bridge docker0". Seen here in two CI runs.
+    """
     from .isolated_engine import EngineUnavailable, IsolatedDockerd
 
     try:
@@ -137,10 +143,7 @@ def _wait_for_line(proc, needle, seen: list[str], deadline: float) -> bool:
 def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fixture_copy, private_engine, monkeypatch):
     """SIGTERM the suite's private dockerd while a step runs, start it again, build again: green, caches reused.
 
-    Opt-in (`-m engine_faults`): on this project's machine the host's docker0 bridge was gone after
-    this test more than once, although the private engine runs with --bridge=none, and every later
-    build of the main engine then failed. Until the private engine gets its own network namespace
-    it stays out of the default run; when it runs, it fails if a host bridge went missing.
+    Opt-in (`-m engine_faults`, see the private_engine fixture): it fails if a host bridge went missing.
 
     The engine is one this test started (own socket, pid file, data and exec root); the build is
     stopped once its log shows the staticcheck compile running, so it cannot finish first: a fresh
@@ -185,6 +188,7 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     lane_log(f"engine restart (private dockerd, {private_engine.starts} starts): rebuild green, cached stages: {sorted(cached)}")
 
 
+@pytest.mark.engine_faults
 @pytest.mark.timeout(300)
 def test_the_private_engine_is_never_the_users(private_engine):
     """The fault tests' engine is its own daemon: other socket, pid, data root; stopping it leaves the main one up."""
