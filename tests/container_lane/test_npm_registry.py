@@ -15,6 +15,7 @@ mirror was seen on real Flamenco's 203-package lockfile (closing note of issue 1
 from __future__ import annotations
 
 import subprocess
+import uuid
 
 import pytest
 
@@ -36,7 +37,8 @@ def test_a_mirror_serves_a_lockfile_pinned_to_yarns_default_registry(lane, fixtu
     text = lock.read_text()
     pinned = '  version "7.0.0"\n'
     assert pinned in text
-    lock.write_text(text.replace(pinned, pinned + f'  resolved "{yarn_default}/is-number/-/is-number-7.0.0.tgz"\n'))
+    lock.write_text(text.replace(pinned, pinned + f'  resolved "{yarn_default}/is-number/-/is-number-7.0.0.tgz"\n')
+                    + f"# run {uuid.uuid4()}\n")  # a new input: the yarn install step runs, not a cache hit
 
     r = lane.build("web-deps", src, settings=lane.settings(npm_registry=mirror + "/"), label="web-deps via mirror")
     r.check()
