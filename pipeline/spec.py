@@ -474,6 +474,21 @@ GO_SOURCES = ("cmd/", "internal/", "pkg/", "web/*.go", "web/static/emptyfile")
 # Go files that no build or test compiles (build tags `mage` / `ignore`), but gofmt reads.
 GO_CHECK_ONLY = ("mage.go", "magefiles/")
 
+def _worker_stage(name: str, doc: str, install: Run) -> Stage:
+    """A worker runtime image; the variants differ only in what `install` puts in."""
+    return Stage(
+        name, "runtime", doc,
+        image="runtime", platform="target", workdir=DATA_DIR,
+        env=(("HOME", DATA_DIR), ("FLAMENCO_HOME", DATA_DIR)),
+        steps=(
+            install,
+            Run("add user", ADD_USER),
+            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
+        ),
+        user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
+    )
+
+
 STAGES: tuple[Stage, ...] = (
     # ---- base
     Stage(
@@ -605,28 +620,10 @@ STAGES: tuple[Stage, ...] = (
         user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-manager",), expose=(MANAGER_PORT,),
         healthcheck=MANAGER_HEALTHCHECK,
     ),
-    Stage(
-        "worker", "runtime", "Flamenco Worker runtime image: non-root, with FFmpeg.",
-        image="runtime", platform="target", workdir=DATA_DIR,
-        env=(("HOME", DATA_DIR), ("FLAMENCO_HOME", DATA_DIR)),
-        steps=(
-            Run("install ffmpeg", INSTALL_FFMPEG, network=True),
-            Run("add user", ADD_USER),
-            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
-        ),
-        user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
-    ),
-    Stage(
-        "worker-blender", "runtime", "Flamenco Worker with Blender (Debian's package) and FFmpeg: on request.",
-        image="runtime", platform="target", workdir=DATA_DIR,
-        env=(("HOME", DATA_DIR), ("FLAMENCO_HOME", DATA_DIR)),
-        steps=(
-            Run("install ffmpeg and blender", INSTALL_FFMPEG_BLENDER, network=True),
-            Run("add user", ADD_USER),
-            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
-        ),
-        user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
-    ),
+    _worker_stage("worker", "Flamenco Worker runtime image: non-root, with FFmpeg.",
+                  Run("install ffmpeg", INSTALL_FFMPEG, network=True)),
+    _worker_stage("worker-blender", "Flamenco Worker with Blender (Debian's package) and FFmpeg: on request.",
+                  Run("install ffmpeg and blender", INSTALL_FFMPEG_BLENDER, network=True)),
     Stage(
         "sbom-build", "runtime", "CycloneDX SBOM of each runtime image (optional: --sbom / target sbom).",
         parent="python-base", platform="target",
