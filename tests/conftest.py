@@ -24,7 +24,7 @@ def make_pipeline(engine_platform: str = ENGINE_PLATFORM, **kwargs):
     import dagger
     from dagger import dag
 
-    from pipeline.main import FlamencoPipeline
+    from pipeline.dagger_lane.main import FlamencoPipeline
 
     async def default_platform(self):
         return dagger.Platform(engine_platform)

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from pipeline import build_report as br
+from pipeline.reports import build_report as br
 from tests.conftest import STAMP, make_pipeline
 from tests.querychain import calls
 
@@ -77,7 +77,7 @@ def test_svg_is_plain_and_marks_the_critical_path(report):
 
 
 def test_report_command_renders_from_the_json(report, tmp_path):
-    from pipeline.cli import main
+    from pipeline.cli.app import main
 
     path = tmp_path / "dist" / "build-report.json"
     path.parent.mkdir()
@@ -147,7 +147,7 @@ def test_concurrent_builds_share_one_clock():
 
     A step one build ran is a cache hit in the others, and that hit could only come once
     the step was done: the report places it (and what follows) no earlier."""
-    from pipeline import buildkit_log
+    from pipeline.docker_lane import buildkit_log
 
     meta = json.loads((COLD.parent / "buildkit-plain-concurrent.json").read_text())
     logs = [br.TargetLog(t, (COLD.parent / name).read_text(), started=0.0, seconds=meta["wall_seconds"][t])
@@ -187,7 +187,7 @@ def failed_report() -> dict:
 
 
 def test_report_carries_test_counts_from_the_junit_report(failed_report):
-    from pipeline.junit_summary import parse
+    from pipeline.reports.junit import parse
 
     jsonschema.validate(failed_report, br.SCHEMA)
     junit = parse(DATA / "junit-flamenco-mini-fail.xml")

@@ -1,4 +1,4 @@
-"""pipeline/integration.py against the real fixture binaries, run as host processes.
+"""pipeline/container_scripts/integration.py against the real fixture binaries, run as host processes.
 
 The Manager and Workers are the fixture's own programs, built here with the host's
 Go toolchain (CI installs one; elsewhere these tests skip without it). The
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from pipeline import farm_config, integration, spec
+from pipeline.core import farm_config, spec
+from pipeline.container_scripts import integration
 from tests.conftest import FIXTURE, STAMP
 
 SCRIPT = Path(integration.__file__)
@@ -87,7 +88,7 @@ def farm(binaries, tmp_path):
     started: list[subprocess.Popen] = []
 
     def start(workers: int, bins: Path = binaries, configured: bool = True, worker_cmd=None) -> HostFarm:
-        """configured: the farm's generated config files (pipeline/farm_config.py), as in both lanes.
+        """configured: the farm's generated config files (pipeline/core/farm_config.py), as in both lanes.
 
         worker_cmd(i, url, cwd) -> argv replaces the fixture's worker (a misbehaving one)."""
         cwd = tmp_path / "data"

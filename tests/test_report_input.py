@@ -3,7 +3,7 @@
 A report can come from any CI run (a pull request's included). The real CLI through
 CliRunner on files written here; the report itself is built from a real BuildKit log
 (tests/data) by the real adapter. jsonschema (a test dependency) is the reference the
-runtime checker (pipeline/schema_check.py) must agree with.
+runtime checker (pipeline/core/schema_check.py) must agree with.
 """
 
 from __future__ import annotations
@@ -18,9 +18,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from pipeline import build_report as br
-from pipeline.cli import main
-from pipeline.schema_check import first_error
+from pipeline.reports import build_report as br
+from pipeline.cli.app import main
+from pipeline.core.schema_check import first_error
 
 COLD = Path(__file__).parent / "data" / "buildkit-plain-app-cold.log"
 

@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import __version__
-from pipeline import ci_commands as cc
-from pipeline import repro as rp
-from pipeline.cli import main
-from pipeline.settings import UPSTREAM_GIT_URL
+from pipeline.ci import commands as cc
+from pipeline.ci import repro as rp
+from pipeline.cli.app import main
+from pipeline.core.settings import UPSTREAM_GIT_URL
 from tests.conftest import FIXTURE, ROOT
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -143,7 +143,7 @@ def test_record_refuses_ambiguous_flags_and_unknown_arguments(work):
 
 # --- CLI runs write repro.json --------------------------------------------------------------------
 def test_cli_ci_writes_repro_json_equivalent_to_the_ci_line(work, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: (1, "test: failed (go test exit 1)"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: (1, "test: failed (go test exit 1)"))
     r = invoke("ci", "--source", "flamenco", "--export", "dist")
     assert r.exit_code == 1, r.output
     path = work / "dist" / "repro.json"
@@ -158,7 +158,7 @@ def test_cli_ci_writes_repro_json_equivalent_to_the_ci_line(work, monkeypatch):
 
 
 def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkeypatch):
-    from pipeline import cli
+    from pipeline.cli import app as cli
 
     seen = {}
 
@@ -166,7 +166,7 @@ def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkey
         seen["before"] = json.loads((work / "out" / "repro.json").read_text())["outcome"]
         cli.fail("could not start or reach a Dagger engine (no docker); it needs a container runtime", cli.EXIT_ENGINE)
 
-    monkeypatch.setattr("pipeline.cli.with_pipeline", engine_down)
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", engine_down)
     r = invoke("build", "--source", "flamenco", "--export", "out", "--go-version", "1.26.2")
     assert r.exit_code == 3
     assert seen["before"] == {"exit_code": None}
@@ -179,7 +179,7 @@ def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkey
 def test_boolean_and_image_name_settings(work, monkeypatch):
     """Every setting, the image names included, is a constructor argument: nothing is left out."""
     monkeypatch.setenv("FLAMENCO_PIPELINE_MANAGER_IMAGE_NAME", "farm-manager")
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: (0, "all passed"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: (0, "all passed"))
     r = invoke("ci", "--source", "flamenco", "--allow-unsafe-go-modules", "--platforms", "linux/amd64,linux/arm64")
     assert r.exit_code == 0, r.output
     rec = json.loads((work / "dist" / "repro.json").read_text())
@@ -202,7 +202,7 @@ def test_boolean_and_image_name_settings(work, monkeypatch):
 def test_cli_without_git_records_the_ci_hash_it_used(work, monkeypatch):
     shutil.rmtree(work / "flamenco" / ".git")
     monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: "ok")
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: "ok")
     r = invoke("check", "--source", "flamenco")
     assert r.exit_code == 0, r.output
     rec = json.loads((work / "repro.json").read_text())
@@ -212,9 +212,9 @@ def test_cli_without_git_records_the_ci_hash_it_used(work, monkeypatch):
 
 
 def test_docker_lane_record(work, monkeypatch):
-    monkeypatch.setattr("pipeline.docker_lane.DockerBuild.run",
+    monkeypatch.setattr("pipeline.docker_lane.build.DockerBuild.run",
                         lambda self, log_path=None, **_: subprocess.CompletedProcess([], 0, "", ""))
-    monkeypatch.setattr("pipeline.docker_lane.engine_problem", lambda: None)  # the engine: the outer boundary
+    monkeypatch.setattr("pipeline.docker_lane.build.engine_problem", lambda: None)  # the engine: the outer boundary
     r = invoke("docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out")
     assert r.exit_code == 0, r.output
     rec = rp.load(work / "out" / "repro.json")
@@ -235,7 +235,7 @@ def test_canary_secret_never_reaches_repro_json_summaries_or_output(work, monkey
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine git.corp.example login ci password {canary}\n")
     monkeypatch.setenv("REGISTRY_PASSWORD", canary)
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: "registry.example/team/flamenco-manager:3.9")
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: "registry.example/team/flamenco-manager:3.9")
     outputs = []
     r = invoke("publish", "--source", "flamenco", "--registry", "registry.example/team", "--username", "ci",
                "--go-netrc", str(netrc))

@@ -21,9 +21,9 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
-from pipeline import repro as rp
-from pipeline.cli import SETTING_FLAGS, main
-from pipeline.settings import ENV_PREFIX, Settings, load_settings
+from pipeline.ci import repro as rp
+from pipeline.cli.app import SETTING_FLAGS, main
+from pipeline.core.settings import ENV_PREFIX, Settings, load_settings
 
 CANARY = f"canary{uuid.uuid4().hex[:12]}"
 FLAGS = {name for name, _, _ in SETTING_FLAGS}
@@ -121,7 +121,7 @@ def test_the_file_writers_redact_credentials_whatever_reaches_them(tmp_path):
     """Last line of defence: repro.json and build-report writers redact URL credentials in any string."""
     import json
 
-    from pipeline import build_report as br
+    from pipeline.reports import build_report as br
 
     leaky = f"https://user:{CANARY}@host.example/x and https://{CANARY}@host.example/y"
     path = rp.write({"schema": rp.SCHEMA, "note": leaky, leaky: [leaky]}, tmp_path / "repro.json")

@@ -9,8 +9,8 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from pipeline import spec
-from pipeline.build_report import SCHEMA, TargetLog, docker_lane_report, write_report_files
+from pipeline.core import spec
+from pipeline.reports.build_report import SCHEMA, TargetLog, docker_lane_report, write_report_files
 
 from .conftest import GO_VERSION, STAMP
 from .engine import run_docker

@@ -19,8 +19,8 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped, TestSuite
 from junitparser import Error as JUnitError
 
-from pipeline import spec
-from pipeline.settings import SettingsError
+from pipeline.core import spec
+from pipeline.core.settings import SettingsError
 
 from .conftest import STAMP
 from .engine import (

@@ -1,13 +1,13 @@
 """What a Go tree's build reads, checked against what the Go stages copy.
 
-The Go stages copy only :data:`pipeline.spec.GO_SOURCES` (plus go.mod/go.sum in
-go-deps and :data:`pipeline.spec.GO_CHECK_ONLY` in check), so a file the build
+The Go stages copy only :data:`pipeline.core.spec.GO_SOURCES` (plus go.mod/go.sum in
+go-deps and :data:`pipeline.core.spec.GO_CHECK_ONLY` in check), so a file the build
 reads outside those paths would silently be missing from the build. This module
 reads a source tree the way the go command does (every ``*.go`` file, every
 ``//go:embed`` pattern resolved against its package directory) and lists what
 the copied set misses:
 
-    python -m pipeline.go_inputs /path/to/flamenco     # exit 1 and the files, if any are missed
+    python -m pipeline.core.go_inputs /path/to/flamenco     # exit 1 and the files, if any are missed
 
 Standard library only; no engine, nothing executed from the tree.
 """
@@ -21,7 +21,7 @@ import sys
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from pipeline import spec
+from pipeline.core import spec
 
 EMBED_RE = re.compile(r"^\s*//go:embed\s+(.+?)\s*$")
 SKIP_DIRS = {".git", "node_modules", "vendor", "testdata"}  # go ignores testdata for packages; embeds may not
@@ -120,7 +120,7 @@ def missing(root: Path) -> dict[str, list[str]]:
 def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if len(args) != 1 or not Path(args[0]).is_dir():
-        print("usage: python -m pipeline.go_inputs SOURCE_DIR", file=sys.stderr)
+        print("usage: python -m pipeline.core.go_inputs SOURCE_DIR", file=sys.stderr)
         return 2
     root = Path(args[0])
     for e in embeds(root):

@@ -1,7 +1,7 @@
 """The farm's Flamenco configuration files, generated from the spec (engine-free, stdlib only).
 
 Both lanes start the same farm: compose.dev.yml (Docker) and `dev` /
-`integration_test` (Dagger, pipeline/main.py). Each gets the two files from here:
+`integration_test` (Dagger, pipeline/dagger_lane/main.py). Each gets the two files from here:
 
 * ``flamenco-manager.yaml`` in the Manager's working directory. Flamenco 3.9
   (``internal/manager/config/config.go``, ``defaults.go``, ``service.go``) loads it
@@ -27,7 +27,7 @@ interpolate it.
 
 from __future__ import annotations
 
-from pipeline import spec
+from pipeline.core import spec
 
 MANAGER_CONFIG = "flamenco-manager.yaml"  # read from the Manager's CWD (spec.DATA_DIR)
 WORKER_CONFIG = "flamenco-worker.yaml"  # read from the Worker's CWD (spec.DATA_DIR)
@@ -80,7 +80,7 @@ def job_storage(config: dict) -> str:
 
 
 def checker_args() -> list[str]:
-    """What pipeline/integration.py must find on this farm's manager (`manager_configured`)."""
+    """What pipeline/container_scripts/integration.py must find on this farm's manager (`manager_configured`)."""
     conf = manager_config()
     return ["--shared-storage", conf["shared_storage_path"]] + (["--expect-shaman"] if conf["shaman"]["enabled"] else [])
 
@@ -116,7 +116,7 @@ def to_yaml(mapping: dict, indent: int = 0) -> str:
 
 
 HEADER = (
-    "# {name}, written by flamenco-pipeline (pipeline/farm_config.py) at every start of the farm.\n"
+    "# {name}, written by flamenco-pipeline (pipeline/core/farm_config.py) at every start of the farm.\n"
     "# Keys and defaults: Flamenco's {source}.\n"
 )
 
@@ -153,10 +153,10 @@ def environment(kind: str) -> dict[str, str]:
     return {CONFIG_ENV[kind]: config_text(kind)}
 
 
-if __name__ == "__main__":  # `python -m pipeline.farm_config manager|worker`: print a generated file
+if __name__ == "__main__":  # `python -m pipeline.core.farm_config manager|worker`: print a generated file
     import sys
 
     if len(sys.argv) != 2 or sys.argv[1] not in CONFIG_ENV:
-        print("usage: python -m pipeline.farm_config manager|worker", file=sys.stderr)
+        print("usage: python -m pipeline.core.farm_config manager|worker", file=sys.stderr)
         sys.exit(2)
     sys.stdout.write(config_text(sys.argv[1]))

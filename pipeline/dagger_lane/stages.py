@@ -1,4 +1,4 @@
-"""Turns the stage spec (:mod:`pipeline.spec`) into lazy Dagger containers.
+"""Turns the stage spec (:mod:`pipeline.core.spec`) into lazy Dagger containers.
 
 One generic translation, no per-stage code: what a stage does lives in the spec,
 so the Dagger lane and `Dockerfile.dev` cannot drift apart. Every method returns
@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 import dagger
 from dagger import dag
 
-from pipeline import spec
+from pipeline.core import spec
 
 _SHARING = {
     "shared": dagger.CacheSharingMode.SHARED,

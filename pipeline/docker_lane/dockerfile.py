@@ -9,10 +9,10 @@ from __future__ import annotations
 
 import json
 
-from pipeline import spec
+from pipeline.core import spec
 
 HEADER = """\
-# Dockerfile.dev: GENERATED from pipeline/spec.py by `flamenco-pipeline render dockerfile`.
+# Dockerfile.dev: GENERATED from pipeline/core/spec.py by `flamenco-pipeline render dockerfile`.
 # Do not edit by hand; a test fails when this file and the render differ.
 #
 # Same stages as the Dagger module: base -> deps -> build-tools -> app (+ test, check, runtime).
@@ -152,7 +152,7 @@ def render() -> str:
 
 def render_dockerignore() -> str:
     return (
-        "# GENERATED from pipeline/spec.py SOURCE_EXCLUDES; BuildKit reads <Dockerfile>.dockerignore.\n"
+        "# GENERATED from pipeline/core/spec.py SOURCE_EXCLUDES; BuildKit reads <Dockerfile>.dockerignore.\n"
         + "\n".join(spec.SOURCE_EXCLUDES)
         + "\n"
     )

@@ -1,4 +1,4 @@
-"""`flamenco-pipeline repro` and `flamenco-pipeline summary` (loaded lazily by pipeline.cli).
+"""`flamenco-pipeline repro` and `flamenco-pipeline summary` (loaded lazily by pipeline.cli.app).
 
 Imports stay inside the commands so that `flamenco-pipeline --help` stays fast.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli import TextPath
+from pipeline.cli.app import TextPath
 
 
 @click.command()
@@ -36,8 +36,8 @@ def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: b
     """
     import sys
 
-    from pipeline import repro as rp
-    from pipeline.cli import fail
+    from pipeline.ci import repro as rp
+    from pipeline.cli.app import fail
 
     try:
         if record_args is not None:
@@ -70,9 +70,9 @@ def summary(junit_xml: Path, slowest: int, title: str, repro_file: Path | None) 
 
     In GitHub Actions: flamenco-pipeline summary dist/reports/junit.xml >> "$GITHUB_STEP_SUMMARY"
     """
-    from pipeline import junit_summary as js
-    from pipeline import repro as rp
-    from pipeline.cli import fail
+    from pipeline.reports import junit as js
+    from pipeline.ci import repro as rp
+    from pipeline.cli.app import fail
 
     try:
         report = js.parse(junit_xml)

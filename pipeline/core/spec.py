@@ -2,8 +2,8 @@
 
 Everything both lanes do is declared here once: images, environment, cache
 volumes, which files each stage copies, the commands it runs and the runtime
-images it assembles. :mod:`pipeline.dagger_stages` turns it into Dagger
-containers, :mod:`pipeline.render_dockerfile` into `Dockerfile.dev`, and the docs
+images it assembles. :mod:`pipeline.dagger_lane.stages` turns it into Dagger
+containers, :mod:`pipeline.docker_lane.dockerfile` into `Dockerfile.dev`, and the docs
 and `flamenco-pipeline plan` print it. Nothing in this module imports dagger.
 
 Tiers: base -> deps -> build-tools -> app (then test/check and the runtime images).
@@ -306,13 +306,13 @@ mkdir -p /out/buildinfo
 for b in flamenco-manager flamenco-worker; do go version -m "/out/bin/$b" > "/out/buildinfo/$b.txt"; done
 """
 
-# The add-on zip as Flamenco's magefiles/addonpacker.go packs it: pipeline/addon_zip.py
+# The add-on zip as Flamenco's magefiles/addonpacker.go packs it: pipeline/container_scripts/addon_zip.py
 # (its rules are in its docstring), embedded verbatim, so both lanes run the same code.
 ADDON_ZIP = f"{OUT}/flamenco-addon.zip"
 PACK_ADDON = VERSION_DEFAULT + f"""
 [ -n "${{FLAMENCO_VERSION}}" ] || {{ echo "flamenco-pipeline: FLAMENCO_VERSION is empty and Makefile has no VERSION; pass it" >&2; exit 2; }}
 python3 - {ADDON_ZIP} "${{FLAMENCO_VERSION}}" <<'PY'
-{(Path(__file__).parent / "addon_zip.py").read_text().rstrip()}
+{(Path(__file__).parents[1] / "container_scripts" / "addon_zip.py").read_text().rstrip()}
 PY"""
 
 # Always exits 0: the exit code is a report, so reports come back when tests fail.
@@ -469,7 +469,7 @@ GO_ENV = (
 # paths inside them: web/static (web/web_app.go), internal/manager/swagger_ui/static,
 # internal/manager/job_compilers/scripts, internal/{manager,worker}/persistence/migrations/*.sql.
 # web/static holds only the committed emptyfile here (the web app is added by the app stage),
-# which is what `go vet/test ./...` need. pipeline/go_inputs.py checks a tree against this.
+# which is what `go vet/test ./...` need. pipeline/core/go_inputs.py checks a tree against this.
 GO_SOURCES = ("cmd/", "internal/", "pkg/", "web/*.go", "web/static/emptyfile")
 # Go files that no build or test compiles (build tags `mage` / `ignore`), but gofmt reads.
 GO_CHECK_ONLY = ("mage.go", "magefiles/")

@@ -15,14 +15,14 @@ import anyio
 import dagger
 from dagger import Doc, Ignore, dag, function, object_type
 
-from pipeline import farm_config, spec
-from pipeline.ci_commands import CI_RESULT
-from pipeline.errors import BuildFailed, UsageError
-from pipeline.dagger_stages import StageGraph
-from pipeline.results import CiResult, TestResult, describe_failure
-from pipeline.settings import HOST_OBJECTS, ArgSettings, Settings, SettingsError, load_settings, public_view, setting
-from pipeline.spec import node_major
-from pipeline.source_facts import (
+from pipeline.core import farm_config, spec
+from pipeline.ci.commands import CI_RESULT
+from pipeline.core.errors import BuildFailed, UsageError
+from pipeline.dagger_lane.stages import StageGraph
+from pipeline.dagger_lane.results import CiResult, TestResult, describe_failure
+from pipeline.core.settings import HOST_OBJECTS, ArgSettings, Settings, SettingsError, load_settings, public_view, setting
+from pipeline.core.spec import node_major
+from pipeline.core.source_facts import (
     FALLBACK_HASH_LENGTH, REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
 )
 
@@ -52,12 +52,12 @@ CACHE_POLICIES = {
 
 
 def _doc(name: str) -> str:
-    """An argument's doc: the setting's own description (pipeline.settings)."""
+    """An argument's doc: the setting's own description (pipeline.core.settings)."""
     return setting(name).doc
 
 
 def _default(name: str):
-    """An argument's default: the setting's own default (pipeline.settings)."""
+    """An argument's default: the setting's own default (pipeline.core.settings)."""
     return setting(name).default
 
 
@@ -211,7 +211,7 @@ class FlamencoPipeline:
 
     def _graph(self) -> StageGraph:
         s = self._settings()
-        from pipeline.plan import images as resolved_images
+        from pipeline.core.plan import images as resolved_images
 
         images = resolved_images(s, self.go_version)
         params: dict[str, str | None] = {p: None for p in spec.PARAMS}
@@ -350,7 +350,7 @@ class FlamencoPipeline:
         """OCI tarball of all platforms, named as `publish` would push it (docker load keeps the tag)."""
         from pathlib import Path
 
-        from pipeline import image_names
+        from pipeline.container_scripts import image_names
 
         variants = [self._runtime(kind, p) for p in self._settings().platforms]
         bare = variants[0].as_tarball(platform_variants=variants[1:])
@@ -438,7 +438,7 @@ class FlamencoPipeline:
         import tempfile
         from pathlib import Path
 
-        from pipeline.build_report import test_outcome
+        from pipeline.reports.build_report import test_outcome
 
         try:
             xml = await reports.file("junit.xml").contents()
@@ -450,8 +450,8 @@ class FlamencoPipeline:
 
     def _report(self, timings: dict, extra: dict, facts: dict | None = None, wall: float | None = None,
                 tests: dict | None = None) -> dict:
-        """build-report.json as a dict (schema: pipeline.build_report.SCHEMA)."""
-        from pipeline.build_report import dagger_lane_report
+        """build-report.json as a dict (schema: pipeline.reports.build_report.SCHEMA)."""
+        from pipeline.reports.build_report import dagger_lane_report
 
         s = self._settings()
         facts = facts or {}
@@ -475,7 +475,7 @@ class FlamencoPipeline:
     @staticmethod
     def _with_report(dist: dagger.Directory, report: dict) -> dagger.Directory:
         """build-report.json, build-report.md and build-timeline.svg into dist/."""
-        from pipeline.build_report import FILES, render_markdown, render_svg
+        from pipeline.reports.build_report import FILES, render_markdown, render_svg
 
         return (
             dist.with_new_file(FILES["json"], json.dumps(report, indent=2, sort_keys=True))
@@ -629,7 +629,7 @@ class FlamencoPipeline:
     @function(cache=CACHE_POLICIES["plan"])
     def plan(self) -> str:
         """The resolved stage plan as JSON (what would run, in which order, with which caches)."""
-        from pipeline.plan import resolved_plan
+        from pipeline.core.plan import resolved_plan
 
         return json.dumps(resolved_plan(self._settings(), self.go_version).as_dict(), indent=2)
 
@@ -697,11 +697,11 @@ class FlamencoPipeline:
         return self._manager_service(self._farm(workers, "dev", worker_blender))
 
     def _integration_checker(self, workers: int, run: str, worker_blender: bool = False) -> dagger.Container:
-        """The checker container bound to a fresh farm, running pipeline/integration.py (lazy)."""
+        """The checker container bound to a fresh farm, running pipeline/container_scripts/integration.py (lazy)."""
         from pathlib import Path, PurePosixPath
 
-        from pipeline import integration
-        from pipeline.dagger_stages import with_run
+        from pipeline.container_scripts import integration
+        from pipeline.dagger_lane.stages import with_run
 
         self._check_workers(workers)
         volumes = f"it-{run}"
@@ -761,7 +761,7 @@ def _check_constructor_matches_settings() -> None:
     fields = set(Settings.model_fields)
     if params != fields:
         raise TypeError(
-            "FlamencoPipeline.create() and pipeline.settings.Settings disagree on "
+            "FlamencoPipeline.create() and pipeline.core.settings.Settings disagree on "
             f"{sorted(params ^ fields)}; add the argument or the setting"
         )
 

@@ -7,10 +7,10 @@ is the record; the Markdown (what CI puts in the job summary, and what
 Where the numbers come from, per lane:
 
 * **docker**: BuildKit's plain progress of each ``docker build``
-  (:mod:`pipeline.buildkit_log`): per-step durations and cache hits as BuildKit
+  (:mod:`pipeline.docker_lane.buildkit_log`): per-step durations and cache hits as BuildKit
   printed them, start times reconstructed from durations + completion order +
   stage dependencies (the earliest consistent schedule: a lower bound, see
-  :func:`pipeline.buildkit_log.timeline`), and the effective Go module settings
+  :func:`pipeline.docker_lane.buildkit_log.timeline`), and the effective Go module settings
   from the ``go env -json`` block that the go-deps step prints.
 * **dagger**: wall clock around each stage's ``sync()`` from the start of the
   call; a stage's start is taken as the latest end of the stages it depends on
@@ -31,7 +31,9 @@ from dataclasses import dataclass
 from html import escape
 from pathlib import Path
 
-from pipeline import __version__, buildkit_log, spec
+from pipeline import __version__
+from pipeline.docker_lane import buildkit_log
+from pipeline.core import spec
 
 SCHEMA_ID = "flamenco-pipeline/build-report@1"
 GO_ENV_MARKER = "flamenco-pipeline: effective Go module settings:"
@@ -225,7 +227,7 @@ def configured_tool_versions(settings_view: Mapping | None) -> dict[str, dict]:
 
 def test_outcome(junit_xml: Path, source: str | None = None) -> dict | None:
     """Counts of passed/failed/skipped tests (and the failing tests' names) from a JUnit report."""
-    from pipeline import junit_summary
+    from pipeline.reports import junit as junit_summary
 
     try:
         rep = junit_summary.parse(Path(junit_xml))
@@ -533,7 +535,7 @@ def _images(images: Mapping[str, str] | None, inspect: bool) -> dict:
 
 
 def _image_size(ref: str) -> int | None:
-    from pipeline.docker_lane import docker_binary, docker_env
+    from pipeline.docker_lane.build import docker_binary, docker_env
 
     try:
         proc = subprocess.run([docker_binary(), "image", "inspect", "--format", "{{.Size}}", ref],
@@ -545,7 +547,7 @@ def _image_size(ref: str) -> int | None:
 
 
 def _engine_version() -> dict[str, dict]:
-    from pipeline.docker_lane import docker_binary, docker_env
+    from pipeline.docker_lane.build import docker_binary, docker_env
 
     try:
         proc = subprocess.run([docker_binary(), "version", "--format", "{{.Server.Version}}"],
@@ -561,7 +563,7 @@ def _settings_view(settings) -> dict | None:
         return None
     if isinstance(settings, Mapping):
         return dict(settings)
-    from pipeline.settings import public_view
+    from pipeline.core.settings import public_view
 
     return public_view(settings)
 
@@ -695,7 +697,7 @@ _MD_SPECIAL = str.maketrans({"|": "\\|", "<": "&lt;", "[": "\\[", "]": "\\]", "`
 def _md_inert(value):
     """Every string of a report as inert Markdown text: no table breaks, HTML tags (no `<`), links, images or code spans."""
     if isinstance(value, str):
-        from pipeline.validate import one_line
+        from pipeline.core.validate import one_line
 
         return one_line(value).translate(_MD_SPECIAL)
     if isinstance(value, Mapping):
@@ -847,7 +849,7 @@ def _tick_step(total: float) -> float:
 
 def validation_error(report) -> str | None:
     """The first way `report` breaks SCHEMA ('where: what'), else None. No dependency needed."""
-    from pipeline.schema_check import first_error
+    from pipeline.core.schema_check import first_error
 
     return first_error(report, SCHEMA)
 
@@ -929,7 +931,7 @@ def render_svg(report: Mapping) -> str:
 
 def write_report_files(report: Mapping, out_dir: Path) -> dict[str, Path]:
     """Write build-report.json, build-report.md and build-timeline.svg into ``out_dir`` (strings redacted)."""
-    from pipeline.validate import redact_deep
+    from pipeline.core.validate import redact_deep
 
     report = redact_deep(report)
     out_dir = Path(out_dir)

@@ -20,20 +20,20 @@ from pathlib import Path
 
 import click
 
-from pipeline.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
-from pipeline.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
-PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_progress.MODES (a test checks)
+from pipeline.core.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
+from pipeline.core.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
+PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_lane.progress.MODES (a test checks)
 
 
 class TextPath(click.Path):
-    """click.Path for every path the CLI takes: the value passes pipeline.validate.text first.
+    """click.Path for every path the CLI takes: the value passes pipeline.core.validate.text first.
 
     click.Path stats the value, and a NUL byte there is a ValueError (a traceback); a newline
     would end up in messages and repro.json. Either is a usage error: one line, exit 2.
     """
 
     def convert(self, value, param, ctx):
-        from pipeline.validate import text
+        from pipeline.core.validate import text
 
         try:
             text(str(value))
@@ -51,7 +51,7 @@ _CLICK_TYPES = {
 }
 
 # Every setting is a flag: names, kinds and help come from the one registry in
-# pipeline.settings, which FlamencoPipeline.create also follows.
+# pipeline.core.settings, which FlamencoPipeline.create also follows.
 SETTING_FLAGS = tuple((s.name, _CLICK_TYPES[s.kind], s.doc) for s in SETTINGS if s.kind != "bool")
 BOOL_SETTINGS = tuple(s for s in SETTINGS if s.kind == "bool")
 
@@ -179,7 +179,7 @@ class _Bounded(click.ParamType):
         if isinstance(value, int):
             n = value
         else:
-            from pipeline.validate import integer_text
+            from pipeline.core.validate import integer_text
 
             n = integer_text(str(value).strip())  # ASCII digits: '²'.isdigit() is True, int('٣') is 3
         if n is None or not self.low <= n <= self.high:
@@ -221,7 +221,7 @@ def setting_options(fn):
 
 def fail(message: str, code: int = EXIT_USAGE) -> None:
     """The one way the CLI reports a problem: one line (redacted, escaped, bounded), then exit."""
-    from pipeline.validate import one_line
+    from pipeline.core.validate import one_line
 
     click.echo(f"flamenco-pipeline: error: {one_line(message, limit=2000)}", err=True)
     sys.exit(code)
@@ -229,7 +229,7 @@ def fail(message: str, code: int = EXIT_USAGE) -> None:
 
 def load(overrides: dict):
     """Validated settings, or a one-line error and exit 2 (before any engine starts)."""
-    from pipeline.settings import SettingsError, load_settings
+    from pipeline.core.settings import SettingsError, load_settings
 
     try:
         return load_settings(**overrides)
@@ -239,7 +239,7 @@ def load(overrides: dict):
 
 def local_facts(settings):
     """Go version and stamp for a local source (host-side, no engine)."""
-    from pipeline.source_facts import StampError, local_stamp, parse_go_mod
+    from pipeline.core.source_facts import StampError, local_stamp, parse_go_mod
 
     try:
         stamp = local_stamp(
@@ -276,7 +276,7 @@ def writable_dir_problem(path: Path) -> str | None:
 
 
 def check_export_dir(path: Path, option: str = "--export") -> Path:
-    from pipeline.validate import text
+    from pipeline.core.validate import text
 
     try:
         text(str(path))
@@ -293,9 +293,9 @@ def recorded(function: str, settings, export: Path | None, **function_args):
     """Write repro.json (into `export`, else the current directory) before the run, its exit code after.
 
     Written first so that a crash or a failing engine still leaves it; secrets appear
-    only as references (`env://VAR`, `file://PATH`). See pipeline/repro.py.
+    only as references (`env://VAR`, `file://PATH`). See pipeline/ci/repro.py.
     """
-    from pipeline import repro
+    from pipeline.ci import repro
 
     path = (export or Path.cwd()) / repro.FILE_NAME
     try:
@@ -342,10 +342,10 @@ class LazyGroup(click.Group):
             return super().invoke(ctx)
 
     LAZY = {
-        "repro": ("pipeline.cli_repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
-        "summary": ("pipeline.cli_repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
-        "report": ("pipeline.cli_report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
-        "verdict": ("pipeline.ci_verdict", "verdict", "Exit 1 if dist/ci-result.json records a failed ci part (CI jobs)."),
+        "repro": ("pipeline.cli.repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
+        "summary": ("pipeline.cli.repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
+        "report": ("pipeline.cli.report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
+        "verdict": ("pipeline.ci.verdict", "verdict", "Exit 1 if dist/ci-result.json records a failed ci part (CI jobs)."),
     }
     EXAMPLES = {
         "repro": "flamenco-pipeline repro dist/repro.json --print",
@@ -402,8 +402,8 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the plan as JSON.")
 def plan(settings_overrides: dict, as_json: bool) -> None:
     """Print the stage plan (no engine needed)."""
-    from pipeline.plan import render_text, resolved_plan
-    from pipeline.source_facts import parse_go_mod
+    from pipeline.core.plan import render_text, resolved_plan
+    from pipeline.core.source_facts import parse_go_mod
 
     settings = load(settings_overrides)
     gover = settings.go_version
@@ -432,8 +432,8 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
     `docker build` needs neither file: it renders its own copy per run. These are for
     building by hand (`docker build -f Dockerfile.dev`) and for compose.dev.yml.
     """
-    from pipeline.docker_lane import REPO_ROOT
-    from pipeline.render_dockerfile import FILES
+    from pipeline.docker_lane.build import REPO_ROOT
+    from pipeline.docker_lane.dockerfile import FILES
 
     if output_dir is not None and not check:
         if not output_dir.is_dir():
@@ -473,7 +473,7 @@ def with_pipeline(settings, action):
     """
     import anyio
 
-    from pipeline.settings import HOST_OBJECTS, Settings
+    from pipeline.core.settings import HOST_OBJECTS, Settings
 
     entered = False
 
@@ -482,7 +482,7 @@ def with_pipeline(settings, action):
         import dagger
         from dagger import dag
 
-        from pipeline.main import FlamencoPipeline
+        from pipeline.dagger_lane.main import FlamencoPipeline
 
         kwargs = {n: getattr(settings, n) for n in Settings.model_fields if n not in HOST_OBJECTS}
         if settings.source is not None:
@@ -529,7 +529,7 @@ def session_failure(e: BaseException, entered: bool) -> tuple[int | None, str]:
     """
     import dagger
 
-    from pipeline.errors import BuildFailed
+    from pipeline.core.errors import BuildFailed
 
     causes = _root_causes(e)
     engine_errors = (dagger.ProvisionError, dagger.TransportError, dagger.ClientConnectionError)
@@ -644,7 +644,7 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
     """Push both images (all platforms, one manifest each) to --registry."""
     import os
 
-    from pipeline import validate
+    from pipeline.core import validate
 
     for option, check, value in (("--username", validate.username, username),
                                  ("--password-env", validate.env_name, password_env)):
@@ -669,7 +669,7 @@ def publish(settings_overrides: dict, username: str, password_env: str) -> None:
 
 
 def _max_workers() -> int:
-    from pipeline.spec import MAX_FARM_WORKERS
+    from pipeline.core.spec import MAX_FARM_WORKERS
 
     return MAX_FARM_WORKERS
 
@@ -686,7 +686,7 @@ PORT = _Bounded(1, 65535, "a TCP port number")
               help="Workers from the worker-blender image: Debian's Blender on PATH (a bigger image).")
 def dev(settings_overrides: dict, workers: int, port: int | None, worker_blender: bool) -> None:
     """A local farm as Dagger services: the manager on localhost and N workers (Ctrl+C stops it)."""
-    from pipeline.spec import MANAGER_PORT
+    from pipeline.core.spec import MANAGER_PORT
 
     n = workers
     host_port = MANAGER_PORT if port is None else port
@@ -713,7 +713,7 @@ def dev(settings_overrides: dict, workers: int, port: int | None, worker_blender
               help="Workers from the worker-blender image: Debian's Blender on PATH (a bigger image).")
 def integration_test(settings_overrides: dict, workers: int, export: Path, worker_blender: bool) -> None:
     """Run the built manager and N workers as services, check them; exit 1 if a check failed."""
-    from pipeline.spec import INTEGRATION_REPORTS
+    from pipeline.core.spec import INTEGRATION_REPORTS
 
     n = workers
     settings = load(settings_overrides)
@@ -748,11 +748,11 @@ def docker() -> None:
               help="tty, plain (CI) or full BuildKit output; default: auto.")
 def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Path, progress: str) -> None:
     """Build Dockerfile.dev targets with BuildKit; images are tagged from the settings."""
-    from pipeline.docker_lane import DockerBuild, build_args, engine_problem, target_platform
-    from pipeline.settings import SettingsError
-    from pipeline.spec import EXPORTS
+    from pipeline.docker_lane.build import DockerBuild, build_args, engine_problem, target_platform
+    from pipeline.core.settings import SettingsError
+    from pipeline.core.spec import EXPORTS
 
-    from pipeline.validate import docker_target
+    from pipeline.core.validate import docker_target
 
     for t in targets:
         try:
@@ -777,8 +777,8 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         import time
         from concurrent.futures import ThreadPoolExecutor
 
-        from pipeline.build_report import TargetLog, docker_lane_report, test_outcome, tests_text, write_report_files
-        from pipeline.docker_progress import LiveProgress, failure_lines
+        from pipeline.reports.build_report import TargetLog, docker_lane_report, test_outcome, tests_text, write_report_files
+        from pipeline.docker_lane.progress import LiveProgress, failure_lines
 
         log_paths = {t: export / "logs" / f"{t}.log" for t in targets}
         click.echo(f"docker build: {', '.join(targets)}; BuildKit logs in {export / 'logs'}", err=True)

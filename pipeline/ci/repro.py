@@ -9,7 +9,7 @@ jobs that run `dagger call` directly write one with
 What it holds: the source (path, revision, remote) and the module revision, the
 dagger-io / Dagger CLI / pipeline versions, the function with its arguments, the
 exact `dagger call` argv and the equivalent `flamenco-pipeline` argv, and the
-effective settings (`pipeline.settings.public_view`). Secrets appear only as
+effective settings (`pipeline.core.settings.public_view`). Secrets appear only as
 references (`env://REGISTRY_PASSWORD`, `file:///home/me/.netrc`), never as values:
 the CLI takes them as an env var *name* or a file *path*, and `--record` refuses a
 secret argument that is not a reference.
@@ -57,7 +57,7 @@ class ReproError(ValueError):
 
 def _is_bool(name: str) -> bool:
     """Boolean settings are bare flags (`--sbom`) on both command lines."""
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
     f = Settings.model_fields.get(name)
     return f is not None and f.annotation is bool
@@ -67,15 +67,15 @@ def _is_bool(name: str) -> bool:
 def constructor_params() -> frozenset[str]:
     """The module constructor's arguments (`FlamencoPipeline.create`), read from its source.
 
-    Parsed rather than imported: importing pipeline.main imports the Dagger SDK.
+    Parsed rather than imported: importing pipeline.dagger_lane.main imports the Dagger SDK.
     """
-    tree = ast.parse(Path(__file__).with_name("main.py").read_text())
+    tree = ast.parse((Path(__file__).parents[1] / "dagger_lane" / "main.py").read_text())
     for cls in tree.body:
         if isinstance(cls, ast.ClassDef) and cls.name == "FlamencoPipeline":
             for fn in cls.body:
                 if isinstance(fn, ast.AsyncFunctionDef | ast.FunctionDef) and fn.name == "create":
                     return frozenset(a.arg for a in fn.args.args[1:] + fn.args.kwonlyargs)
-    raise RuntimeError("FlamencoPipeline.create not found in pipeline/main.py")
+    raise RuntimeError("FlamencoPipeline.create not found in pipeline/dagger_lane/main.py")
 
 
 def _kebab(name: str) -> str:
@@ -170,7 +170,7 @@ def _export_from_chain(function: str, chain: list[str]) -> str | None:
 
 def cli_argv(call: DaggerCall) -> tuple[list[str], dict[str, str]] | None:
     """The `flamenco-pipeline` argv (and extra env) equivalent to a `dagger call`, if there is one."""
-    from pipeline.cli import SETTING_FLAGS
+    from pipeline.cli.app import SETTING_FLAGS
 
     cli_settings = {n for n, _, _ in SETTING_FLAGS}
     f, chain = call.function, call.chain
@@ -206,7 +206,7 @@ def cli_argv(call: DaggerCall) -> tuple[list[str], dict[str, str]] | None:
 def dagger_call_for_cli(function: str, settings, *, export: str | None, function_args: dict[str, str],
                         source: str | None) -> tuple[DaggerCall, list[str]]:
     """The `dagger call` equivalent to a CLI run (local module), and the settings it cannot express."""
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
     constructor: dict[str, str | None] = {}
     missing: list[str] = []
@@ -230,7 +230,7 @@ def dagger_call_for_cli(function: str, settings, *, export: str | None, function
             constructor[name] = str(value)
     if source is not None and settings.git_hash is None and not (Path(source) / ".git").exists():
         # The CLI fell back to the CI's commit variable; the module has no such fallback.
-        from pipeline.source_facts import hash_from_ci_env
+        from pipeline.core.source_facts import hash_from_ci_env
 
         if ci_hash := hash_from_ci_env():
             constructor["git_hash"] = ci_hash
@@ -240,8 +240,8 @@ def dagger_call_for_cli(function: str, settings, *, export: str | None, function
 
 def cli_settings_argv(settings, *, source: str | None) -> tuple[list[str], dict[str, str]]:
     """CLI flags for every non-default setting (env prefix for settings without a flag)."""
-    from pipeline.cli import SETTING_FLAGS
-    from pipeline.settings import Settings
+    from pipeline.cli.app import SETTING_FLAGS
+    from pipeline.core.settings import Settings
 
     flags = {n for n, _, _ in SETTING_FLAGS}
     argv: list[str] = ["--source", source] if source is not None else []
@@ -272,7 +272,7 @@ def _git(path: Path, *args: str) -> str | None:
 
 def _strip_userinfo(url: str | None) -> str | None:
     """Remote URLs may carry a token (CI checkouts): keep scheme, host and path only."""
-    from pipeline.validate import strip_userinfo
+    from pipeline.core.validate import strip_userinfo
 
     return strip_userinfo(url)
 
@@ -324,9 +324,9 @@ def module_facts(module: str | None, cwd: Path) -> dict[str, Any]:
         return {"ref": module, "revision": module.partition("@")[2] or None}
     root = _find_module_root(cwd)
     if root is None:
-        from pipeline.docker_lane import REPO_ROOT  # the CLI runs its own module
+        from pipeline.docker_lane.build import REPO_ROOT  # the CLI runs its own module
 
-        root = REPO_ROOT or Path(__file__).resolve().parent  # an installed package: no checkout
+        root = REPO_ROOT or Path(__file__).resolve().parents[1]  # an installed package (pipeline/): no checkout
     return {"ref": ".", "path": _display(root, cwd), **checkout_facts(root)}
 
 
@@ -334,7 +334,7 @@ def versions() -> dict[str, str | None]:
     from importlib import metadata
 
     from pipeline import __version__
-    from pipeline.ci_commands import DAGGER_VERSION
+    from pipeline.ci.commands import DAGGER_VERSION
 
     try:
         sdk = metadata.version("dagger-io")
@@ -361,7 +361,7 @@ def ci_facts() -> dict[str, str] | None:
 # --- settings with secrets as references ------------------------------------------------
 def settings_view(settings, *, secret_refs: dict[str, str]) -> dict[str, Any]:
     """`public_view` with every secret setting replaced by its reference."""
-    from pipeline.settings import public_view
+    from pipeline.core.settings import public_view
 
     view = public_view(settings)
     for name in SECRET_SETTINGS:
@@ -444,7 +444,7 @@ def record_for_cli(function: str, settings, *, export: Path | None, function_arg
 
 def record_for_dagger_call(args: str, *, module: str | None = None, cwd: Path | None = None) -> dict[str, Any]:
     """The record of a CI job's `dagger call <args>` (written before the call runs)."""
-    from pipeline.settings import ArgSettings, SettingsError, load_settings
+    from pipeline.core.settings import ArgSettings, SettingsError, load_settings
 
     cwd = cwd or Path.cwd()
     call = DaggerCall.parse(args, module=module)
@@ -513,7 +513,7 @@ def _record(*, entry, lane, function, arguments, call, cli, settings, source, mo
 def write(record: dict[str, Any], path: Path) -> Path:
     """The one repro.json writer: every string redacted (validated values carry no credentials;
     this is the last line of defence for anything else)."""
-    from pipeline.validate import redact_deep
+    from pipeline.core.validate import redact_deep
 
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(redact_deep(record), indent=2, sort_keys=False) + "\n")
@@ -563,7 +563,7 @@ MAX_FIELD = 8192
 TRUSTED_REFERENCE_RE = re.compile(r"(env|file|op|vault|libsecret)://[A-Za-z0-9_./@:+-]{1,1000}", re.ASCII)
 MODULE_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,300}(?:@[A-Za-z0-9._/+-]{1,200})?", re.ASCII)
 REVISION_RE = re.compile(r"[0-9a-f]{7,64}", re.ASCII)
-from pipeline.validate import TARGET_RE, USERNAME_RE  # noqa: E402 (the CLI's own grammars)
+from pipeline.core.validate import TARGET_RE, USERNAME_RE  # noqa: E402 (the CLI's own grammars)
 DAGGER_VERSION_RE = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", re.ASCII)
 
 
@@ -590,7 +590,7 @@ class Trusted:
 
 
 def _refuse(field_: str, problem: str) -> ReproError:
-    from pipeline.validate import one_line
+    from pipeline.core.validate import one_line
 
     return ReproError(one_line(f"invalid repro file: {field_} {problem}; refusing to run or print it "
                                "(record the run again, or fix the field)", limit=600))
@@ -598,7 +598,7 @@ def _refuse(field_: str, problem: str) -> ReproError:
 
 def _walk_text(value: Any, where: str) -> None:
     """Every string anywhere in the record is one bounded line of printable text without credentials."""
-    from pipeline.validate import text
+    from pipeline.core.validate import text
 
     if isinstance(value, dict):
         for k, v in value.items():
@@ -644,7 +644,7 @@ def _secret_ref(name: str, value: Any, where: str) -> str:
 
 def _trusted_settings(view: Any):
     """The record's settings through the same validators as flags (paths as text only)."""
-    from pipeline.settings import ArgSettings, Settings, SettingsError, load_settings
+    from pipeline.core.settings import ArgSettings, Settings, SettingsError, load_settings
 
     if not isinstance(view, dict):
         raise _refuse("settings", "is not an object")
@@ -668,7 +668,7 @@ def _trusted_settings(view: Any):
 
 
 def _trusted_call(argv: Any, *, entry: str) -> DaggerCall:
-    from pipeline.settings import ArgSettings, SettingsError, load_settings
+    from pipeline.core.settings import ArgSettings, SettingsError, load_settings
 
     if not isinstance(argv, list) or not all(isinstance(a, str) for a in argv):
         raise _refuse("dagger.argv", "is not a list of strings")
@@ -719,7 +719,7 @@ def _trusted_call(argv: Any, *, entry: str) -> DaggerCall:
 def _trusted_cli(record: dict, settings, source: str | None, *, lane: str, function: str,
                  call: DaggerCall | None) -> tuple[list[str], dict[str, str]]:
     """The CLI argv and env, rebuilt: from the validated call (dagger-call records) or settings."""
-    from pipeline.spec import GO_MODULE_VARS
+    from pipeline.core.spec import GO_MODULE_VARS
 
     stored = record.get("cli")
     if stored is not None:
@@ -762,7 +762,7 @@ def _trusted_cli(record: dict, settings, source: str | None, *, lane: str, funct
 
 
 def _trusted_facts(record: dict) -> tuple[dict, dict, dict, str]:
-    from pipeline import validate
+    from pipeline.core import validate
 
     src = _want(record, "source", dict)
     if src.get("kind") == "local":
@@ -846,7 +846,7 @@ def recorded_call(record: dict[str, Any]) -> DaggerCall | None:
 # --- what --print shows, and re-running -----------------------------------------------------
 def describe(record: dict[str, Any] | Trusted, *, interactive: bool = False) -> str:
     """Shell-pasteable: comment lines (validated one-line text), then exactly the lines that run."""
-    from pipeline.validate import one_line
+    from pipeline.core.validate import one_line
 
     t = record if isinstance(record, Trusted) else trusted(record)
     src, mod = t.source, t.module

@@ -18,11 +18,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pipeline import spec
-from pipeline.plan import images
-from pipeline.settings import Settings
-from pipeline.spec import node_major
-from pipeline.source_facts import BuildStamp
+from pipeline.core import spec
+from pipeline.core.plan import images
+from pipeline.core.settings import Settings
+from pipeline.core.spec import node_major
+from pipeline.core.source_facts import BuildStamp
 
 
 
@@ -31,8 +31,8 @@ def _checkout_root() -> Path | None:
 
     An installed wheel lives in site-packages: nothing may be written next to
     it, and it holds no Dockerfile.dev (the lane renders one per run instead)."""
-    root = Path(__file__).resolve().parent.parent
-    return root if (root / "pyproject.toml").is_file() and (root / "pipeline" / "spec.py").is_file() else None
+    root = Path(__file__).resolve().parents[2]
+    return root if (root / "pyproject.toml").is_file() and (root / "pipeline" / "core" / "spec.py").is_file() else None
 
 
 REPO_ROOT: Path | None = _checkout_root()
@@ -45,7 +45,7 @@ def rendered_dockerfile() -> Path:
     spec and shared by concurrent builds; it works the same from a checkout and
     from an installed wheel. BuildKit reads ``<Dockerfile>.dockerignore`` next
     to the Dockerfile."""
-    from pipeline.render_dockerfile import FILES
+    from pipeline.docker_lane.dockerfile import FILES
 
     texts = {name: fn() for name, fn in FILES.items()}
     digest = hashlib.sha256("\0".join(texts.values()).encode()).hexdigest()[:16]
@@ -132,7 +132,7 @@ def target_platform(settings: Settings, go_version: str, inspect=local_image_pla
     local and of another platform is refused, naming it (BuildKit would otherwise take
     what it has, and the report would claim a platform that was never built).
     """
-    from pipeline.settings import SettingsError
+    from pipeline.core.settings import SettingsError
 
     if len(settings.platforms) != 1:
         raise SettingsError("platforms", ",".join(settings.platforms),

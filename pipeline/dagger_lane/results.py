@@ -1,6 +1,6 @@
 """Result objects returned by the module (test reports, the `ci` bundle) and failure text.
 
-Cache policies: see :data:`pipeline.main.CACHE_POLICIES` (every function is explicit).
+Cache policies: see :data:`pipeline.dagger_lane.main.CACHE_POLICIES` (every function is explicit).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from typing import Annotated
 import dagger
 from dagger import Doc, field, function, object_type
 
-# Every step script names itself in its time-limit message (pipeline.spec.step_script).
+# Every step script names itself in its time-limit message (pipeline.core.spec.step_script).
 _STEP_NAME = re.compile(r"step '([^']+)' took longer than")
 # Lines that say nothing about the cause: blank, shell tracing, the engine's trace suffix.
 _NOISE = re.compile(r"^\s*$|^\+ |^\s*\[traceparent:")
@@ -74,7 +74,7 @@ class CiResult:
     @function(cache="session")
     def verdict(self) -> str:
         """Returns the summary, or fails when anything failed (for one `dagger call ci verdict`;
-        CI takes its verdict from the exported dist/ci-result.json instead, see pipeline/ci_verdict.py)."""
+        CI takes its verdict from the exported dist/ci-result.json instead, see pipeline/ci/verdict.py)."""
         if self.exit_code != 0:
             raise ValueError(f"ci failed:\n{self.summary}")
         return self.summary

@@ -1,6 +1,6 @@
 """`flamenco-pipeline verdict dist/ci-result.json`: the CI job's colour, from what was exported.
 
-Why not a second `dagger call … ci verdict`: `ci` is never cached (pipeline.main.CACHE_POLICIES),
+Why not a second `dagger call … ci verdict`: `ci` is never cached (pipeline.dagger_lane.main.CACHE_POLICIES),
 so a second call would run everything again and could disagree with the dist/ already
 exported; with the engine's default function caching it could instead replay an old
 verdict for up to 7 days (docs/versioned_docs/version-0.21.4/extending/modules/

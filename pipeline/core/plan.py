@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from pipeline import spec
-from pipeline.settings import Settings
-from pipeline.spec import GO_IMAGE_TEMPLATE, node_major
+from pipeline.core import spec
+from pipeline.core.settings import Settings
+from pipeline.core.spec import GO_IMAGE_TEMPLATE, node_major
 
 
 def images(settings: Settings, go_version: str) -> dict[str, str]:

@@ -1,8 +1,8 @@
 """The list of settings: one entry per setting, read by every front end.
 
 `flamenco-pipeline` builds its flags from it, `FlamencoPipeline.create` takes one
-argument per entry (same name, checked when pipeline.main is imported), the
-settings model (pipeline.settings) takes each field's default and description from
+argument per entry (same name, checked when pipeline.dagger_lane.main is imported), the
+settings model (pipeline.core.settings) takes each field's default and description from
 it and checks its types against `kind`, and the env variable is
 FLAMENCO_PIPELINE_<NAME>. Plain data: no pydantic, click or dagger, so `--help`
 stays fast.
@@ -13,7 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from pipeline.spec import (
+from pipeline.core.spec import (
     GOTESTSUM_VERSION, NODE_IMAGE, PYTHON_IMAGE, RUNTIME_IMAGE, STATICCHECK_VERSION, UPSTREAM_GIT_REF,
     UPSTREAM_GIT_URL,
 )

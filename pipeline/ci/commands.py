@@ -10,11 +10,11 @@ as `--name=value` (a Directory argument takes a local path or a git URL), then t
 function, then the chain: `ci` returns a `CiResult` whose `dist` field is a
 Directory (`export --path dist`). The export line itself succeeds when tests fail, so
 the reports always come back; the verdict line then gives the job its colour from the
-`dist/ci-result.json` that export wrote (`flamenco-pipeline verdict`, pipeline/ci_verdict.py).
+`dist/ci-result.json` that export wrote (`flamenco-pipeline verdict`, pipeline/ci/verdict.py).
 `ci` is never cached, so a second `dagger call … ci verdict` would run everything again and
 could disagree with the exported dist/; the file is the one result of the one run.
 
-No engine import here: this module is read by tests and by `pipeline.repro`.
+No engine import here: this module is read by tests and by `pipeline.ci.repro`.
 """
 
 from __future__ import annotations
@@ -22,7 +22,7 @@ from __future__ import annotations
 import shlex
 from dataclasses import dataclass
 
-from pipeline.settings import UPSTREAM_GIT_REF, UPSTREAM_GIT_URL
+from pipeline.core.settings import UPSTREAM_GIT_REF, UPSTREAM_GIT_URL
 
 # The Dagger CLI the CI configs install, equal to constraints/engine.txt's dagger-io pin.
 DAGGER_VERSION = "0.21.11"

@@ -3,7 +3,7 @@
 Sources, lowest to highest precedence: defaults < `.env` < environment
 (`FLAMENCO_PIPELINE_*`; the Go module variables also under their plain names,
 so a developer's own `GOPROXY` is passed through) < CLI flags / `dagger call`
-arguments. Every value is validated by :mod:`pipeline.validate`; a bad value
+arguments. Every value is validated by :mod:`pipeline.core.validate`; a bad value
 becomes a :class:`SettingsError` whose message is one line naming the setting,
 the value and the fix.
 """
@@ -16,19 +16,19 @@ from typing import Any, get_args, get_origin
 from pydantic import AliasChoices, Field, ValidationError, ValidationInfo, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from pipeline import validate
+from pipeline.core import validate
 
-from pipeline import settings_registry as _reg
-from pipeline.settings_registry import ENV_PREFIX, HOST_OBJECTS, SETTINGS, setting  # noqa: F401 (re-exported)
+from pipeline.core import settings_registry as _reg
+from pipeline.core.settings_registry import ENV_PREFIX, HOST_OBJECTS, SETTINGS, setting  # noqa: F401 (re-exported)
 
 # Defaults live in the engine-free stage spec, read through the settings registry
 # (one source for both lanes and the committed Dockerfile's ARG defaults).
-from pipeline.spec import (  # noqa: E402, F401 (re-exported)
+from pipeline.core.spec import (  # noqa: E402, F401 (re-exported)
     GOTESTSUM_VERSION, NODE_IMAGE, PYTHON_IMAGE, RUNTIME_IMAGE, STATICCHECK_VERSION, UPSTREAM_GIT_REF, UPSTREAM_GIT_URL,
 )
 
 
-# Settings checked by one single-value validator each (pipeline.validate).
+# Settings checked by one single-value validator each (pipeline.core.validate).
 _SIMPLE_VALIDATORS = {
     **dict.fromkeys(
         ("go_image", "node_image", "python_image", "runtime_image", "manager_image_name", "worker_image_name"),
@@ -64,9 +64,9 @@ def _go_env(name: str) -> Any:
 class SettingsError(ValueError):
     """A user mistake in the settings: one line, no traceback, no secret.
 
-    The value is shown through :func:`pipeline.validate.shown` (secret settings as
+    The value is shown through :func:`pipeline.core.validate.shown` (secret settings as
     ``<secret>``, URL credentials as ``***``, bounded) and the whole message through
-    :func:`pipeline.validate.one_line`, so no caller can forget either.
+    :func:`pipeline.core.validate.one_line`, so no caller can forget either.
     """
 
     def __init__(self, setting: str, value: Any, problem: str):
@@ -212,7 +212,7 @@ class Settings(BaseSettings):
             return None
         if not v.is_dir():
             raise ValueError(f"'{v}' is not a directory; pass the root of a Flamenco checkout")
-        from pipeline.source_facts import missing_flamenco_files
+        from pipeline.core.source_facts import missing_flamenco_files
 
         if missing := missing_flamenco_files(v):
             raise ValueError(
@@ -371,7 +371,7 @@ def _kind(name: str, annotation: Any) -> str:
 def _check_registry() -> None:
     fields = Settings.model_fields
     if set(fields) != {s.name for s in SETTINGS}:
-        raise TypeError(f"Settings and pipeline.settings_registry disagree on {sorted(set(fields) ^ {s.name for s in SETTINGS})}")
+        raise TypeError(f"Settings and pipeline.core.settings_registry disagree on {sorted(set(fields) ^ {s.name for s in SETTINGS})}")
     for s in SETTINGS:
         if (kind := _kind(s.name, fields[s.name].annotation)) != s.kind:
             raise TypeError(f"setting {s.name}: the registry says {s.kind}, the model's type is {kind}")

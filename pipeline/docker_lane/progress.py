@@ -1,7 +1,7 @@
 """Live progress of concurrent ``docker build --progress=plain`` runs, for a person.
 
 BuildKit's plain progress is read line by line as the builds print it (see
-:mod:`pipeline.buildkit_log` for the format) and shown in one of three ways:
+:mod:`pipeline.docker_lane.buildkit_log` for the format) and shown in one of three ways:
 
 * ``tty``: compact. Steps that ran scroll by once they finish (with their
   time); below them a status block is redrawn in place: elapsed time, steps
@@ -24,7 +24,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TextIO
 
-from pipeline.buildkit_log import _DONE, _LINE, _OUTPUT, _STEP_TITLE, Vertex, short_name
+from pipeline.docker_lane.buildkit_log import _DONE, _LINE, _OUTPUT, _STEP_TITLE, Vertex, short_name
 
 MODES = ("auto", "tty", "plain", "full")
 
@@ -261,7 +261,7 @@ def failure_lines(failed: dict[str, str], log_paths: dict, *, ca_cert_given: boo
     own: BuildKit cancels the shared step when the failing build ends, and that
     build's log names just the cancelled step's script. It is reported under
     the failure that stopped it."""
-    from pipeline.buildkit_log import MAX_CAUSE_LINES, failure_cause, parse
+    from pipeline.docker_lane.buildkit_log import MAX_CAUSE_LINES, failure_cause, parse
 
     groups: dict[str, tuple] = {}  # failing step title -> (cause, [targets])
     orphans: dict[str, str | None] = {}  # target -> the spec step named in its final error
@@ -292,7 +292,7 @@ def failure_lines(failed: dict[str, str], log_paths: dict, *, ca_cert_given: boo
 
 
 def _named_step(message: str) -> str | None:
-    from pipeline.buildkit_log import _STEP_NAME
+    from pipeline.docker_lane.buildkit_log import _STEP_NAME
 
     m = _STEP_NAME.search(message)
     return m.group(1) if m else None

@@ -12,7 +12,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from pipeline import validate
+from pipeline.core import validate
 
 # A tree is "Flamenco-shaped" when these exist; the first missing one is named.
 REQUIRED_FILES = ("go.mod", "go.sum", "web/app/package.json", "web/app/yarn.lock", "mage.go", "Makefile")
