@@ -369,7 +369,7 @@ def test_tarballs_are_named_like_publish(pipeline):
 
 # --- workers wait for a healthy manager, for real ------------------------------------------------------
 def test_worker_wait_loop_waits_for_200_then_proceeds(tmp_path):
-    from pipeline.dagger_lane.main import wait_for_manager
+    from pipeline.dagger_lane.farm import wait_for_manager
 
     server = tmp_path / "server.py"
     server.write_text(
@@ -399,7 +399,7 @@ def test_worker_wait_loop_waits_for_200_then_proceeds(tmp_path):
 
 
 def test_worker_wait_loop_gives_up_with_one_line(tmp_path):
-    from pipeline.dagger_lane.main import wait_for_manager
+    from pipeline.dagger_lane.farm import wait_for_manager
 
     r = subprocess.run(["bash", "-c", wait_for_manager("127.0.0.1", 9, 2) + "\necho started"],
                        capture_output=True, text=True, timeout=60)

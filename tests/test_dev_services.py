@@ -87,7 +87,7 @@ def test_dev_binds_exactly_n_distinct_workers(pipeline, workers):
 
 
 def test_workers_reach_the_manager_by_hostname_without_a_binding_cycle(pipeline):
-    from pipeline.dagger_lane.main import wait_for_manager
+    from pipeline.dagger_lane.farm import wait_for_manager
 
     for svc in bindings(pipeline.dev(3)).values():
         wait = wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)

@@ -22,7 +22,8 @@ from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
 from pipeline.ci import repro as rp
-from pipeline.cli.app import SETTING_FLAGS, main
+from pipeline.cli.app import main
+from pipeline.core.settings_registry import SETTING_FLAGS
 from pipeline.core.settings import ENV_PREFIX, Settings, load_settings
 
 CANARY = f"canary{uuid.uuid4().hex[:12]}"

@@ -20,9 +20,7 @@ after checking that the source and module checkouts are at the recorded revision
 
 from __future__ import annotations
 
-import ast
 import datetime as _dt
-import functools
 import json
 import os
 import re
@@ -63,19 +61,16 @@ def _is_bool(name: str) -> bool:
     return f is not None and f.annotation is bool
 
 
-@functools.lru_cache(maxsize=1)
 def constructor_params() -> frozenset[str]:
-    """The module constructor's arguments (`FlamencoPipeline.create`), read from its source.
+    """The module constructor's arguments (`FlamencoPipeline.create`): one per setting.
 
-    Parsed rather than imported: importing pipeline.dagger_lane.main imports the Dagger SDK.
+    Taken from the settings registry, the one list both follow (importing the Dagger module
+    would import the SDK); pipeline.dagger_lane.main checks at import that `create` takes
+    exactly the settings, and pipeline.core.settings that the model has exactly these.
     """
-    tree = ast.parse((Path(__file__).parents[1] / "dagger_lane" / "main.py").read_text())
-    for cls in tree.body:
-        if isinstance(cls, ast.ClassDef) and cls.name == "FlamencoPipeline":
-            for fn in cls.body:
-                if isinstance(fn, ast.AsyncFunctionDef | ast.FunctionDef) and fn.name == "create":
-                    return frozenset(a.arg for a in fn.args.args[1:] + fn.args.kwonlyargs)
-    raise RuntimeError("FlamencoPipeline.create not found in pipeline/dagger_lane/main.py")
+    from pipeline.core.settings_registry import SETTINGS
+
+    return frozenset(s.name for s in SETTINGS)
 
 
 def _kebab(name: str) -> str:
@@ -170,7 +165,7 @@ def _export_from_chain(function: str, chain: list[str]) -> str | None:
 
 def cli_argv(call: DaggerCall) -> tuple[list[str], dict[str, str]] | None:
     """The `flamenco-pipeline` argv (and extra env) equivalent to a `dagger call`, if there is one."""
-    from pipeline.cli.app import SETTING_FLAGS
+    from pipeline.core.settings_registry import SETTING_FLAGS
 
     cli_settings = {n for n, _, _ in SETTING_FLAGS}
     f, chain = call.function, call.chain
@@ -240,7 +235,7 @@ def dagger_call_for_cli(function: str, settings, *, export: str | None, function
 
 def cli_settings_argv(settings, *, source: str | None) -> tuple[list[str], dict[str, str]]:
     """CLI flags for every non-default setting (env prefix for settings without a flag)."""
-    from pipeline.cli.app import SETTING_FLAGS
+    from pipeline.core.settings_registry import SETTING_FLAGS
     from pipeline.core.settings import Settings
 
     flags = {n for n, _, _ in SETTING_FLAGS}

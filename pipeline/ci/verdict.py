@@ -7,16 +7,13 @@ verdict for up to 7 days (docs/versioned_docs/version-0.21.4/extending/modules/
 function-caching.mdx, "Default behavior"). The file the export wrote is the one result.
 
 Standard library only (the CI job installs the pipeline without test extras); the file is
-read as data, nothing in it runs.
+read as data, nothing in it runs. The command itself: pipeline.cli.verdict.
 """
 
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
-
-import click
 
 PARTS = ("test", "check", "build", "integration")
 MAX_BYTES = 1_000_000
@@ -48,16 +45,3 @@ def summary_lines(doc: dict) -> list[str]:
         if isinstance(f, dict):
             lines += [f"  {name}: {f.get('message', '')}"] + [f"    {ln}" for ln in f.get("stderr", [])[-5:]]
     return lines
-
-
-@click.command()
-@click.argument("ci_result", metavar="CI_RESULT_JSON", type=click.Path(dir_okay=False, path_type=Path))
-def verdict(ci_result: Path) -> None:
-    """Exit 0 when every ci part passed, 1 otherwise; prints one line per part (and each failure's cause)."""
-    try:
-        doc = read(ci_result)
-    except VerdictError as e:
-        click.echo(f"flamenco-pipeline: error: {e}", err=True)
-        sys.exit(1)
-    click.echo("\n".join(summary_lines(doc)))
-    sys.exit(0 if doc["exit_code"] == 0 else 1)

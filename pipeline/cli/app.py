@@ -20,28 +20,14 @@ from pathlib import Path
 
 import click
 
-from pipeline.core.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE  # noqa: E402
-from pipeline.core.settings_registry import SETTINGS  # noqa: E402  (plain data: no pydantic)
+from pipeline.cli.common import TextPath, fail
+from pipeline.core.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE
+from pipeline.core.settings_registry import BOOL_SETTINGS, SETTING_FLAGS, SETTINGS  # plain data: no pydantic
+
 PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_lane.progress.MODES (a test checks)
 
 
-class TextPath(click.Path):
-    """click.Path for every path the CLI takes: the value passes pipeline.core.validate.text first.
-
-    click.Path stats the value, and a NUL byte there is a ValueError (a traceback); a newline
-    would end up in messages and repro.json. Either is a usage error: one line, exit 2.
-    """
-
-    def convert(self, value, param, ctx):
-        from pipeline.core.validate import text
-
-        try:
-            text(str(value))
-        except ValueError as e:
-            self.fail(str(e), param, ctx)
-        return super().convert(value, param, ctx)
-
-
+# The click type of each setting kind (pipeline.core.settings_registry.SETTING_FLAGS).
 _CLICK_TYPES = {
     "dir": TextPath(file_okay=False, path_type=Path),
     "file": TextPath(path_type=Path),
@@ -49,11 +35,6 @@ _CLICK_TYPES = {
     "list": str,  # comma-separated, split by the settings model
     "str": str,
 }
-
-# Every setting is a flag: names, kinds and help come from the one registry in
-# pipeline.core.settings, which FlamencoPipeline.create also follows.
-SETTING_FLAGS = tuple((s.name, _CLICK_TYPES[s.kind], s.doc) for s in SETTINGS if s.kind != "bool")
-BOOL_SETTINGS = tuple(s for s in SETTINGS if s.kind == "bool")
 
 
 # --- which settings each command shows in --help -----------------------------------
@@ -205,9 +186,9 @@ _SHORT_HELP = {
 
 def setting_options(fn):
     """Add one option per setting; values land in kwargs['settings_overrides']."""
-    for name, typ, help_ in reversed(SETTING_FLAGS):
+    for name, kind, help_ in reversed(SETTING_FLAGS):
         help_ = _SHORT_HELP.get(name, help_)
-        fn = click.option(f"--{name.replace('_', '-')}", name, type=typ, default=None, help=help_)(fn)
+        fn = click.option(f"--{name.replace('_', '-')}", name, type=_CLICK_TYPES[kind], default=None, help=help_)(fn)
     for s in reversed(BOOL_SETTINGS):
         fn = click.option(s.flag, s.name, is_flag=True, default=None, help=_SHORT_HELP.get(s.name, s.doc))(fn)
 
@@ -217,14 +198,6 @@ def setting_options(fn):
         return fn(*args, settings_overrides=overrides, **kwargs)
 
     return wrapper
-
-
-def fail(message: str, code: int = EXIT_USAGE) -> None:
-    """The one way the CLI reports a problem: one line (redacted, escaped, bounded), then exit."""
-    from pipeline.core.validate import one_line
-
-    click.echo(f"flamenco-pipeline: error: {one_line(message, limit=2000)}", err=True)
-    sys.exit(code)
 
 
 def load(overrides: dict):
@@ -345,7 +318,7 @@ class LazyGroup(click.Group):
         "repro": ("pipeline.cli.repro", "repro", "Re-run a recorded pipeline call (repro.json) locally."),
         "summary": ("pipeline.cli.repro", "summary", "Markdown summary of a JUnit report (CI job summaries)."),
         "report": ("pipeline.cli.report", "report", "Render build-report.md (+ timeline SVG) from build-report.json."),
-        "verdict": ("pipeline.ci.verdict", "verdict", "Exit 1 if dist/ci-result.json records a failed ci part (CI jobs)."),
+        "verdict": ("pipeline.cli.verdict", "verdict", "Exit 1 if dist/ci-result.json records a failed ci part (CI jobs)."),
     }
     EXAMPLES = {
         "repro": "flamenco-pipeline repro dist/repro.json --print",

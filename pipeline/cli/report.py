@@ -1,6 +1,6 @@
 """`flamenco-pipeline report`: build-report.md and build-timeline.svg from build-report.json.
 
-Loaded lazily by `pipeline.cli.app.LazyGroup`; the rendering code is imported only
+Loaded lazily by `pipeline.cli.app's LazyGroup`; the rendering code is imported only
 when the command runs, so `flamenco-pipeline --help` stays fast.
 """
 
@@ -12,7 +12,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.app import TextPath
+from pipeline.cli.common import TextPath, fail
 
 
 #: build-report.json is a few kB; anything far larger is not one (and is not read).
@@ -45,7 +45,6 @@ def report(report_json: Path, output_dir: Path | None, timeline_link: str | None
       flamenco-pipeline report dist/build-report.json >> "$GITHUB_STEP_SUMMARY"
     """
     from pipeline.reports.build_report import FILES, SCHEMA_ID, render_markdown, render_svg, validation_error
-    from pipeline.cli.app import fail
 
     arg = f"invalid argument REPORT_JSON={str(report_json)!r}"
     try:

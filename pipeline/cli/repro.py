@@ -1,4 +1,4 @@
-"""`flamenco-pipeline repro` and `flamenco-pipeline summary` (loaded lazily by pipeline.cli.app).
+"""`flamenco-pipeline repro` and `flamenco-pipeline summary` (loaded lazily by pipeline.cli.app's LazyGroup).
 
 Imports stay inside the commands so that `flamenco-pipeline --help` stays fast.
 """
@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from pipeline.cli.app import TextPath
+from pipeline.cli.common import TextPath, fail
 
 
 @click.command()
@@ -37,7 +37,6 @@ def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: b
     import sys
 
     from pipeline.ci import repro as rp
-    from pipeline.cli.app import fail
 
     try:
         if record_args is not None:
@@ -72,7 +71,6 @@ def summary(junit_xml: Path, slowest: int, title: str, repro_file: Path | None) 
     """
     from pipeline.reports import junit as js
     from pipeline.ci import repro as rp
-    from pipeline.cli.app import fail
 
     try:
         report = js.parse(junit_xml)

@@ -89,6 +89,13 @@ GROUPS = ("source", "go modules", "images", "output")
 _BY_NAME = {s.name: s for s in SETTINGS}
 
 
+#: The settings given as `--name VALUE` on both command lines, as (name, kind, doc); the CLI
+#: maps each kind to its click type, repro translates between `dagger call` and the CLI with them.
+SETTING_FLAGS = tuple((s.name, s.kind, s.doc) for s in SETTINGS if s.kind != "bool")
+#: The boolean settings: bare flags (`--sbom`) on both command lines.
+BOOL_SETTINGS = tuple(s for s in SETTINGS if s.kind == "bool")
+
+
 def setting(name: str) -> SettingInfo:
     """The entry of one setting (KeyError for an unknown name)."""
     return _BY_NAME[name]

@@ -15,9 +15,10 @@ import anyio
 import dagger
 from dagger import Doc, Ignore, dag, function, object_type
 
-from pipeline.core import farm_config, spec
+from pipeline.core import spec
 from pipeline.ci.commands import CI_RESULT
 from pipeline.core.errors import BuildFailed, UsageError
+from pipeline.dagger_lane import farm
 from pipeline.dagger_lane.stages import StageGraph
 from pipeline.dagger_lane.results import CiResult, TestResult, describe_failure
 from pipeline.core.settings import HOST_OBJECTS, ArgSettings, Settings, SettingsError, load_settings, public_view, setting
@@ -61,17 +62,6 @@ def _default(name: str):
     return setting(name).default
 
 
-def _with_farm_config(kind: str):
-    """The farm's generated config file for `kind`, as the env variable its start command writes out."""
-
-    def apply(ctr: dagger.Container) -> dagger.Container:
-        for name, value in farm_config.environment(kind).items():
-            ctr = ctr.with_env_variable(name, value)
-        return ctr
-
-    return apply
-
-
 async def _read(source: dagger.Directory, path: str) -> str | None:
     try:
         return await source.file(path).contents()
@@ -101,18 +91,6 @@ async def _hash_from_dir(source: dagger.Directory) -> str | None:
         files[f".git/{ref}"] = await _read(source, f".git/{ref}")
         files[".git/packed-refs"] = await _read(source, ".git/packed-refs")
     return hash_from_git_files(files.get)
-
-
-MANAGER_WAIT_SECONDS = 300  # how long a worker waits for the manager to become healthy
-
-
-def wait_for_manager(host: str, port: int, seconds: int = MANAGER_WAIT_SECONDS) -> str:
-    """bash: wait until the manager answers GET /api/v3/version with 200 (no curl in the image)."""
-    probe = (f"(exec 3<>/dev/tcp/{host}/{port} && printf 'GET /api/v3/version HTTP/1.0\\r\\n\\r\\n' >&3 "
-             "&& head -n 1 <&3 | grep -q ' 200 ') 2>/dev/null")
-    return (f"n=0; until {probe}; do n=$((n+1)); if [ $n -ge {seconds} ]; then "
-            f"echo \"flamenco-pipeline: the manager at {host}:{port} was not healthy after {seconds}s\" >&2; exit 1; fi; "
-            "sleep 1; done")
 
 
 @object_type
@@ -633,55 +611,11 @@ class FlamencoPipeline:
 
         return json.dumps(resolved_plan(self._settings(), self.go_version).as_dict(), indent=2)
 
-    # --- the farm: the manager and N workers as services -------------------------------
-    @staticmethod
-    def _check_workers(workers: int) -> int:
-        if isinstance(workers, bool) or not isinstance(workers, int) or not 1 <= workers <= spec.MAX_FARM_WORKERS:
-            raise UsageError(
-                f"invalid argument workers={workers!r}: must be between 1 and {spec.MAX_FARM_WORKERS}"
-            )
-        return workers
-
+    # --- the farm: the manager and N workers as services (pipeline.dagger_lane.farm) -----
     def _farm(self, workers: int, volumes: str, worker_blender: bool = False) -> dagger.Container:
-        """The manager container with its volumes, bound to N worker services.
-
-        Workers reach the manager by its hostname (`Service.with_hostname`), not
-        through a binding, so there is no cycle; the manager binds the workers,
-        so starting it starts them. The engine starts a container's bindings before
-        the container (core/services.go StartBindings at v0.21.8), so each worker
-        first waits until the manager answers /api/v3/version with 200 and only
-        then starts flamenco-worker: the manager is up before any worker talks to
-        it (compose.dev.yml does the same with `condition: service_healthy`). Every volume is a cache volume named
-        `flamenco-<volumes>-...`, owned by the runtime user; the shared storage
-        is the same volume at the same path in the manager and every worker.
-        """
-        self._check_workers(workers)
-        owner = f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}"
-        shared = dag.cache_volume(f"flamenco-{volumes}-shared-storage")
-        manager = (
-            self.manager()
-            .with_(_with_farm_config("manager"))
-            .with_mounted_cache(spec.DATA_DIR, dag.cache_volume(f"flamenco-{volumes}-manager-data"), owner=owner)
-            .with_mounted_cache(spec.MANAGER_STORAGE, dag.cache_volume(f"flamenco-{volumes}-manager-storage"), owner=owner)
-            .with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
-        )
-        image = self._runtime("worker-blender", None) if worker_blender else self.worker()
-        worker = image.with_(_with_farm_config("worker")).with_mounted_cache(spec.SHARED_STORAGE, shared, owner=owner)
-        for n in range(1, workers + 1):
-            name = spec.worker_hostname(n)
-            service = (
-                worker.with_env_variable("FLAMENCO_WORKER_NAME", name)  # distinct: identical services would merge
-                # waits for a healthy manager, then writes flamenco-worker.yaml (manager_url) and starts
-                .as_service(args=["bash", "-c", wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)
-                                  + "\n" + farm_config.start_script("worker")])
-                .with_hostname(name)
-            )
-            manager = manager.with_service_binding(name, service)
-        return manager
-
-    @staticmethod
-    def _manager_service(manager: dagger.Container) -> dagger.Service:
-        return manager.as_service(args=farm_config.start_command("manager")).with_hostname(spec.MANAGER_HOSTNAME)
+        """The manager container bound to N worker services on the `flamenco-<volumes>-*` volumes."""
+        worker = self._runtime("worker-blender", None) if worker_blender else self.worker()
+        return farm.bound_manager(self.manager(), worker, farm.check_workers(workers), volumes)
 
     @function(cache=CACHE_POLICIES["dev"])
     def dev(
@@ -694,40 +628,14 @@ class FlamencoPipeline:
         `dagger call dev --workers 3 up --ports 8080:8080`, then open http://localhost:8080/.
         The manager's data and the shared storage persist in cache volumes `flamenco-dev-*`.
         """
-        return self._manager_service(self._farm(workers, "dev", worker_blender))
+        return farm.manager_service(self._farm(workers, "dev", worker_blender))
 
     def _integration_checker(self, workers: int, run: str, worker_blender: bool = False) -> dagger.Container:
-        """The checker container bound to a fresh farm, running pipeline/container_scripts/integration.py (lazy)."""
-        from pathlib import Path, PurePosixPath
-
-        from pipeline.container_scripts import integration
-        from pipeline.dagger_lane.stages import with_run
-
-        self._check_workers(workers)
-        volumes = f"it-{run}"
-        d, api = spec.CHECKER_DIR, PurePosixPath(spec.OPENAPI_SPEC)
-        graph = self._graph()
-        ctr = (
-            graph.with_volatile(dag.container().from_(self._settings().python_image))
-            .with_new_file(f"{d}/integration.py", Path(integration.__file__).read_text())
-            .with_directory(f"{d}/spec", self.source.directory(str(api.parent)), include=[f"{api.stem}.*"])
-            .with_(with_run(spec.CHECKER_SETUP, mounts=graph.mounts, toolchains=graph.toolchains,
-                            build_platform=graph.build_platform))
-            .with_mounted_cache(f"{d}/manager-data", dag.cache_volume(f"flamenco-{volumes}-manager-data"),
-                                owner=f"{spec.RUNTIME_UID}:{spec.RUNTIME_UID}")
-            .with_env_variable("FLAMENCO_INTEGRATION_RUN", run)  # a fresh run: never a cached result
-            .with_directory(f"{d}/reports", dag.directory())  # reports/ exists even if the checker dies first
-            .with_service_binding(spec.MANAGER_HOSTNAME, self._manager_service(self._farm(workers, volumes, worker_blender)))
-        )
-        return ctr.with_exec(
-            ["python3", f"{d}/integration.py",
-             "--manager", spec.MANAGER_URL, "--workers", str(workers),
-             "--spec", f"{d}/spec/{api.name}", "--db", f"{d}/manager-data/{spec.MANAGER_DB}",
-             "--stamp-version", self.version, "--stamp-hash", self.git_hash,
-             "--stamp-release-cycle", self.release_cycle,
-             "--junit", f"{d}/reports/{spec.INTEGRATION_REPORTS[0]}",
-             "--timing", f"{d}/reports/{spec.INTEGRATION_REPORTS[1]}", *farm_config.checker_args()],
-            expect=dagger.ReturnType.ANY,
+        """The checker container bound to a fresh farm (volumes `flamenco-it-<run>-*`), lazy."""
+        farm.check_workers(workers)
+        return farm.integration_checker(
+            self._graph(), python_image=self._settings().python_image, source=self.source, stamp=self._stamp(),
+            manager=farm.manager_service(self._farm(workers, f"it-{run}", worker_blender)), workers=workers, run=run,
         )
 
     @function(cache=CACHE_POLICIES["integration_test"])
