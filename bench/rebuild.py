@@ -68,7 +68,8 @@ sys.path.insert(0, str(ROOT))
 
 from pipeline.docker_lane import buildkit_log  # noqa: E402
 from pipeline.core import spec
-from pipeline.reports.build_report import TargetLog, docker_lane_report, render_svg, step_name  # noqa: E402
+from pipeline.reports.docker_adapter import TargetLog, docker_lane_report, step_name  # noqa: E402
+from pipeline.reports.svg import render_svg
 from pipeline.docker_lane.build import build_args, docker_binary, docker_env  # noqa: E402
 from pipeline.core.settings import load_settings  # noqa: E402
 from pipeline.core.source_facts import BuildStamp, parse_go_mod  # noqa: E402

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.reports.build_report import SCHEMA_ID
+from pipeline.reports.schema import SCHEMA_ID
 from pipeline.cli.app import main
 from tests.conftest import FIXTURE
 

@@ -17,7 +17,8 @@ import pytest
 
 from pipeline.docker_lane import buildkit_log
 from pipeline.core import spec
-from pipeline.reports.build_report import DOCKER_PARENTS, go_env_from_output, modules_fetched
+from pipeline.reports.docker_adapter import DOCKER_PARENTS
+from pipeline.reports.facts import go_env_from_output, modules_fetched
 
 DATA = Path(__file__).parent / "data"
 COLD = DATA / "buildkit-plain-app-cold.log"

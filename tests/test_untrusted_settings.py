@@ -122,13 +122,13 @@ def test_the_file_writers_redact_credentials_whatever_reaches_them(tmp_path):
     """Last line of defence: repro.json and build-report writers redact URL credentials in any string."""
     import json
 
-    from pipeline.reports import build_report as br
+    from pipeline.reports import docker_adapter as report_docker_adapter, files as report_files
 
     leaky = f"https://user:{CANARY}@host.example/x and https://{CANARY}@host.example/y"
     path = rp.write({"schema": rp.SCHEMA, "note": leaky, leaky: [leaky]}, tmp_path / "repro.json")
-    report = br.docker_lane_report([br.TargetLog("app", "", started=0.0, seconds=1.0)], inspect=False)
+    report = report_docker_adapter.docker_lane_report([report_docker_adapter.TargetLog("app", "", started=0.0, seconds=1.0)], inspect=False)
     report["notes"] = [leaky]
-    files = br.write_report_files(report, tmp_path / "out")
+    files = report_files.write_report_files(report, tmp_path / "out")
     for p in [path, *files.values()]:
         assert CANARY not in p.read_text(), p
     for p in (path, files["json"], files["markdown"]):

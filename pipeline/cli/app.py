@@ -750,7 +750,9 @@ def docker_build(settings_overrides: dict, targets: tuple[str, ...], export: Pat
         import time
         from concurrent.futures import ThreadPoolExecutor
 
-        from pipeline.reports.build_report import TargetLog, docker_lane_report, test_outcome, tests_text, write_report_files
+        from pipeline.reports.docker_adapter import TargetLog, docker_lane_report
+        from pipeline.reports.facts import test_outcome, tests_text
+        from pipeline.reports.files import write_report_files
         from pipeline.docker_lane.progress import LiveProgress, failure_lines
 
         log_paths = {t: export / "logs" / f"{t}.log" for t in targets}

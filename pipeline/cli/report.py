@@ -44,7 +44,9 @@ def report(report_json: Path, output_dir: Path | None, timeline_link: str | None
     The Markdown also goes to stdout, for CI job summaries:
       flamenco-pipeline report dist/build-report.json >> "$GITHUB_STEP_SUMMARY"
     """
-    from pipeline.reports.build_report import FILES, SCHEMA_ID, render_markdown, render_svg, validation_error
+    from pipeline.reports.markdown import render_markdown
+    from pipeline.reports.schema import FILES, SCHEMA_ID, validation_error
+    from pipeline.reports.svg import render_svg
 
     arg = f"invalid argument REPORT_JSON={str(report_json)!r}"
     try:

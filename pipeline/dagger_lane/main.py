@@ -416,7 +416,7 @@ class FlamencoPipeline:
         import tempfile
         from pathlib import Path
 
-        from pipeline.reports.build_report import test_outcome
+        from pipeline.reports.facts import test_outcome
 
         try:
             xml = await reports.file("junit.xml").contents()
@@ -428,8 +428,8 @@ class FlamencoPipeline:
 
     def _report(self, timings: dict, extra: dict, facts: dict | None = None, wall: float | None = None,
                 tests: dict | None = None) -> dict:
-        """build-report.json as a dict (schema: pipeline.reports.build_report.SCHEMA)."""
-        from pipeline.reports.build_report import dagger_lane_report
+        """build-report.json as a dict (schema: pipeline.reports.schema.SCHEMA)."""
+        from pipeline.reports.dagger_adapter import dagger_lane_report
 
         s = self._settings()
         facts = facts or {}
@@ -453,7 +453,9 @@ class FlamencoPipeline:
     @staticmethod
     def _with_report(dist: dagger.Directory, report: dict) -> dagger.Directory:
         """build-report.json, build-report.md and build-timeline.svg into dist/."""
-        from pipeline.reports.build_report import FILES, render_markdown, render_svg
+        from pipeline.reports.markdown import render_markdown
+        from pipeline.reports.schema import FILES
+        from pipeline.reports.svg import render_svg
 
         return (
             dist.with_new_file(FILES["json"], json.dumps(report, indent=2, sort_keys=True))
