@@ -34,7 +34,8 @@ GITHUB = {
 GITLAB = ROOT / ".gitlab-ci.yml"
 README = ROOT / "README.md"
 NEW_FILES = [*GITHUB.values(), GITLAB, ROOT / "docs" / "reproducing-ci.md", ROOT / "pipeline" / "ci" / "commands.py",
-             ROOT / "pipeline" / "ci" / "repro.py", ROOT / "pipeline" / "cli" / "repro.py", ROOT / "pipeline" / "reports" / "junit.py"]
+             *(ROOT / "pipeline" / "ci" / f"repro_{part}.py" for part in ("call", "record", "trust", "rerun")),
+             ROOT / "pipeline" / "cli" / "repro.py", ROOT / "pipeline" / "reports" / "junit.py"]
 ACTIONLINT = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
 

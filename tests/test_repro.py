@@ -21,7 +21,7 @@ from click.testing import CliRunner
 
 from pipeline import __version__
 from pipeline.ci import commands as cc
-from pipeline.ci import repro as rp
+from pipeline.ci import repro_call, repro_record, repro_rerun
 from pipeline.cli.app import main
 from pipeline.core.settings import UPSTREAM_GIT_URL
 from tests.conftest import FIXTURE, ROOT
@@ -96,7 +96,7 @@ def test_ci_record_round_trips_through_print_to_the_identical_dagger_call_line(w
     assert printed_commands(r.output)[0] == cc.dagger_call(cc.PIPELINE_JOB.calls[0], interactive=True)
 
     rec = json.loads((work / "repro.json").read_text())
-    assert rec["schema"] == rp.SCHEMA and rec["entry"] == "dagger-call" and rec["function"] == "ci"
+    assert rec["schema"] == repro_record.SCHEMA and rec["entry"] == "dagger-call" and rec["function"] == "ci"
     assert rec["source"] == {"kind": "local", "path": "flamenco", "revision": git(work / "flamenco", "rev-parse", "HEAD"),
                              "dirty": False, "url": UPSTREAM_GIT_URL}
     assert rec["module"]["ref"] == "." and rec["module"]["revision"] == git(work, "rev-parse", "HEAD")
@@ -126,9 +126,9 @@ def test_flamenco_repo_record_names_the_remote_module(work):
     "check",
 ])
 def test_dagger_call_argv_round_trips(args):
-    call = rp.DaggerCall.parse(args)
+    call = repro_call.DaggerCall.parse(args)
     assert call.line() == "dagger call " + args
-    assert rp.DaggerCall.parse(call.argv()[1:]).argv() == call.argv()
+    assert repro_call.DaggerCall.parse(call.argv()[1:]).argv() == call.argv()
 
 
 def test_record_refuses_ambiguous_flags_and_unknown_arguments(work):
@@ -217,14 +217,14 @@ def test_docker_lane_record(work, monkeypatch):
     monkeypatch.setattr("pipeline.docker_lane.build.engine_problem", lambda: None)  # the engine: the outer boundary
     r = invoke("docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out")
     assert r.exit_code == 0, r.output
-    rec = rp.load(work / "out" / "repro.json")
+    rec = repro_record.load(work / "out" / "repro.json")
     assert rec["lane"] == "docker" and rec["dagger"] is None and rec["outcome"]["exit_code"] == 0
     assert rec["cli"]["argv"] == ["docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out"]
     r = invoke("repro", "out/repro.json", "--print")
     assert "no `dagger call` equivalent" in r.output
     assert printed_commands(r.output) == ["flamenco-pipeline docker build --source flamenco --target go-base --export out"]
-    argv, _ = rp.rerun_argv(rec, interactive=False)
-    assert argv == [*rp.CLI_PREFIX, *rec["cli"]["argv"]]
+    argv, _ = repro_rerun.rerun_argv(rec, interactive=False)
+    assert argv == [*repro_rerun.CLI_PREFIX, *rec["cli"]["argv"]]
     r = invoke("repro", "out/repro.json", "-i")
     assert r.exit_code == 2 and "--interactive" in r.output and "Docker lane" in r.output
 
@@ -333,7 +333,7 @@ def test_rerun_outside_a_pipeline_checkout(work, fake_dagger, tmp_path):
     (None, "no such file"),
     ("{not json", "not JSON"),
     ('{"schema": "other/1"}', "expected 'flamenco-pipeline/repro@1'"),
-    (json.dumps({"schema": rp.SCHEMA}), "missing key"),
+    (json.dumps({"schema": repro_record.SCHEMA}), "missing key"),
 ])
 def test_bad_repro_file_is_one_line_exit_2(tmp_path, content, problem):
     p = tmp_path / "repro.json"

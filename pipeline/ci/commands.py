@@ -14,7 +14,7 @@ the reports always come back; the verdict line then gives the job its colour fro
 `ci` is never cached, so a second `dagger call … ci verdict` would run everything again and
 could disagree with the exported dist/; the file is the one result of the one run.
 
-No engine import here: this module is read by tests and by `pipeline.ci.repro`.
+No engine import here: this module is read by tests and by `pipeline.ci.repro_record`.
 """
 
 from __future__ import annotations

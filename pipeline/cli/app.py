@@ -266,13 +266,13 @@ def recorded(function: str, settings, export: Path | None, **function_args):
     """Write repro.json (into `export`, else the current directory) before the run, its exit code after.
 
     Written first so that a crash or a failing engine still leaves it; secrets appear
-    only as references (`env://VAR`, `file://PATH`). See pipeline/ci/repro.py.
+    only as references (`env://VAR`, `file://PATH`). See pipeline/ci/repro_record.py.
     """
-    from pipeline.ci import repro
+    from pipeline.ci import repro_record
 
-    path = (export or Path.cwd()) / repro.FILE_NAME
+    path = (export or Path.cwd()) / repro_record.FILE_NAME
     try:
-        repro.write(repro.record_for_cli(function, settings, export=export, function_args=function_args), path)
+        repro_record.write(repro_record.record_for_cli(function, settings, export=export, function_args=function_args), path)
         click.echo(f"repro: {path} (re-run locally: flamenco-pipeline repro {path})", err=True)
     except OSError as e:
         click.echo(f"flamenco-pipeline: warning: could not write {path}: {e}", err=True)
@@ -288,7 +288,7 @@ def recorded(function: str, settings, export: Path | None, **function_args):
         code = f"error: {type(e).__name__}"
         raise
     finally:
-        repro.set_outcome(path, code)
+        repro_record.set_outcome(path, code)
 
 
 @contextlib.contextmanager

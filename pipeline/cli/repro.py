@@ -36,23 +36,23 @@ def repro(repro_file: Path, print_only: bool, interactive: bool, any_revision: b
     """
     import sys
 
-    from pipeline.ci import repro as rp
+    from pipeline.ci import repro_call, repro_record, repro_rerun, repro_trust
 
     try:
         if record_args is not None:
             if print_only or interactive:
                 fail("invalid option --record: it cannot be combined with --print or --interactive")
-            path = rp.write(rp.record_for_dagger_call(record_args, module=module), repro_file)
+            path = repro_record.write(repro_record.record_for_dagger_call(record_args, module=module), repro_file)
             click.echo(f"repro: wrote {path}", err=True)
             return
-        trusted = rp.trusted(rp.load(repro_file))  # validated and rebuilt; nothing else is used
+        trusted = repro_trust.trusted(repro_record.load(repro_file))  # validated and rebuilt; nothing else is used
         if print_only:
             if module is not None:
                 fail("invalid option --module: --print runs nothing; pass --module when re-running")
-            click.echo(rp.describe(trusted, interactive=interactive))
+            click.echo(repro_rerun.describe(trusted, interactive=interactive))
             return
-        code = rp.rerun(trusted, interactive=interactive, any_revision=any_revision, module=module)
-    except rp.ReproError as e:
+        code = repro_rerun.rerun(trusted, interactive=interactive, any_revision=any_revision, module=module)
+    except repro_call.ReproError as e:
         fail(str(e), e.code)
     sys.exit(code)
 
@@ -70,14 +70,14 @@ def summary(junit_xml: Path, slowest: int, title: str, repro_file: Path | None) 
     In GitHub Actions: flamenco-pipeline summary dist/reports/junit.xml >> "$GITHUB_STEP_SUMMARY"
     """
     from pipeline.reports import junit as js
-    from pipeline.ci import repro as rp
+    from pipeline.ci import repro_call, repro_record
 
     try:
         report = js.parse(junit_xml)
         repro_line = None
         if repro_file is not None:
-            rp.load(repro_file)  # a broken or foreign file is an error, not a silent omission
+            repro_record.load(repro_file)  # a broken or foreign file is an error, not a silent omission
             repro_line = f"flamenco-pipeline repro {repro_file}"
-    except (js.JUnitError, rp.ReproError) as e:
+    except (js.JUnitError, repro_call.ReproError) as e:
         fail(str(e))
     click.echo(js.render(report, title=title, slowest=slowest, repro_line=repro_line), nl=False)
