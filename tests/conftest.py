@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 from pathlib import Path
 
 import anyio
@@ -14,6 +15,17 @@ STAMP = {"version": "3.9-fixture1", "git_hash": "abcdef123", "release_cycle": "b
 
 
 ENGINE_PLATFORM = "linux/amd64"
+
+
+def require_go() -> str:
+    """The go command on PATH. Without one the test fails under CI=true (CI installs Go: .ci/run)
+    and is skipped elsewhere (README: Developing)."""
+    go = shutil.which("go")
+    if go is None:
+        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
+            pytest.fail("no Go toolchain on PATH (CI installs one: .ci/run)", pytrace=False)
+        pytest.skip("no Go toolchain on PATH (see README: Developing)")
+    return go
 
 
 def make_pipeline(engine_platform: str = ENGINE_PLATFORM, **kwargs):

@@ -22,7 +22,7 @@ from junitparser import Failure, JUnitXml, Skipped
 
 from pipeline.core import farm_config, spec
 from pipeline.container_scripts import integration
-from tests.conftest import FIXTURE, STAMP
+from tests.conftest import FIXTURE, STAMP, require_go
 
 SCRIPT = Path(integration.__file__)
 APPINFO = "example.com/flamenco-mini/internal/appinfo"
@@ -37,11 +37,7 @@ def _free_port() -> int:
 
 def build_binaries(tmp_path_factory, release_cycle: str) -> Path:
     """flamenco-manager and flamenco-worker, stamped like the pipeline stamps them."""
-    go = shutil.which("go")
-    if go is None:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
-            pytest.fail("no Go toolchain on PATH (CI installs one: .ci/run)", pytrace=False)
-        pytest.skip("no Go toolchain on PATH")
+    go = require_go()
     src = tmp_path_factory.mktemp("src") / "flamenco-mini"
     shutil.copytree(FIXTURE, src)
     # The web app build (node) stands in as its output: an index.html to embed.
