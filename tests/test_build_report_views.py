@@ -100,10 +100,11 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
         "python-base": {"started": 0.0, "finished": 1.0, "ok": True},
         "go-deps": {"started": 0.0, "finished": 10.0, "ok": True},
         "web-deps": {"started": 0.0, "finished": 5.0, "ok": True},
-        "gotestsum": {"started": 0.0, "finished": 30.0, "ok": True},
+        "gotestsum": {"started": 0.0, "finished": 36.0, "ok": True},
         "webapp": {"started": 0.0, "finished": 8.0, "ok": True},
         "addon": {"started": 0.0, "finished": 2.0, "ok": True},
         "go-source": {"started": 0.0, "finished": 11.0, "ok": True},
+        "go-build@linux/amd64": {"started": 0.0, "finished": 30.0, "ok": True},
         "app@linux/amd64": {"started": 0.0, "finished": 40.0, "ok": True},
         "manager@linux/amd64": {"started": 0.0, "finished": 41.0, "ok": True},
         "worker@linux/amd64": {"started": 0.0, "finished": 45.0, "ok": True},
@@ -115,10 +116,12 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
     jsonschema.validate(r, report_schema.SCHEMA)
     by = {s["name"]: s for s in r["stages"]}
     assert by["go-deps"]["start"] == 2.0 and by["go-deps"]["seconds"] == 8.0
-    assert by["app@linux/amd64"]["start"] == 11.0  # after go-source, webapp and addon; not the tools
-    assert by["gotestsum"]["start"] == 2.0  # beside go-deps, from go-base
-    assert by["worker@linux/amd64"]["start"] == 40.0
-    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "go-source", "app@linux/amd64", "worker@linux/amd64"]
+    assert by["go-build@linux/amd64"]["start"] == 11.0  # after go-source; not the web app, not the tools
+    assert by["app@linux/amd64"]["start"] == 30.0  # after go-build, webapp and addon
+    assert by["gotestsum"]["start"] == 30.0  # after go-build's packages are in the Go build cache
+    assert by["worker@linux/amd64"]["start"] == 30.0  # the worker binary comes from go-build
+    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "go-source", "go-build@linux/amd64",
+                                            "worker@linux/amd64"]
     assert r["go_module_settings"]["values"] == {"GOFLAGS": "-mod=readonly", "GOVERSION": "go1.26.2"}
     assert r["tool_versions"]["go"]["version"] == "go1.26.2" and r["tool_versions"]["yarn"]["version"] == "1.22.22"
     assert all(s["cached"] is None for s in r["stages"])

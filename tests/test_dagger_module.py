@@ -90,8 +90,9 @@ def test_cache_volume_names_separate_toolchains_and_platforms():
 def test_deps_stages_copy_only_manifests(pipeline):
     assert sources_copied(pipeline.deps("go-deps")) == ["go.mod", "go.sum"]
     assert sources_copied(pipeline.deps("web-deps")) == ["web/app/package.json", "web/app/yarn.lock"]
-    for tool in ("gotestsum", "staticcheck"):  # `go install module@version`: nothing from the source
-        assert sources_copied(pipeline.build_tools(tool)) == [], tool
+    for tool in ("gotestsum", "staticcheck"):  # `go install module@version`: nothing from the source,
+        # only go-build's constant marker (so they compile after it, and stay cached when it re-runs)
+        assert sources_copied(pipeline.build_tools(tool)) == [spec.GO_CACHE_FILLED], tool
 
 
 def test_go_stages_copy_only_go_sources_and_embeds(pipeline):
@@ -125,20 +126,35 @@ def _fake_go(tmp_path: Path) -> Path:
 
 
 def test_ldflags_carry_version_hash_and_release_cycle(pipeline, tmp_path):
-    """Run the app stage's exact build script with its exact env against a recording `go`."""
-    (argv, e, _) = [x for x in exec_env(pipeline.app()) if "go build" in x[0][-1]][0]
-    record = tmp_path / "go-args"
-    run_env = {**e, "PATH": f"{_fake_go(tmp_path)}:{os.environ['PATH']}", "RECORD": str(record)}
-    script = argv[-1].replace("/out/", f"{tmp_path}/out/")
-    subprocess.run(argv[:-1] + [script], env=run_env, check=True, cwd=tmp_path, capture_output=True)
-    args = record.read_text().splitlines()
-    ldflags = next(a for a in args if a.startswith("-ldflags="))
-    pkg = "example.com/flamenco-mini/internal/appinfo"
-    assert f"-X {pkg}.ApplicationVersion={STAMP['version']}" in ldflags
-    assert f"-X {pkg}.ApplicationGitHash={STAMP['git_hash']}" in ldflags
-    assert f"-X {pkg}.ReleaseCycle={STAMP['release_cycle']}" in ldflags
-    assert "./cmd/flamenco-manager" in args and "./cmd/flamenco-worker" in args
-    assert e["CGO_ENABLED"] == "0" and e["TARGETARCH"] == "amd64"
+    """Run go-build's and app's exact build scripts with their exact env against a recording `go`."""
+    builds = [x for x in exec_env(pipeline.app()) if "go build" in x[0][-1]]
+    assert len(builds) == 2, "go-build (the worker), then app (the manager)"
+    built = []
+    for n, (argv, e, _) in enumerate(builds):
+        record = tmp_path / f"go-args-{n}"
+        (tmp_path / str(n)).mkdir()
+        run_env = {**e, "PATH": f"{_fake_go(tmp_path / str(n))}:{os.environ['PATH']}", "RECORD": str(record)}
+        script = argv[-1].replace("/out/", f"{tmp_path}/out/")
+        subprocess.run(argv[:-1] + [script], env=run_env, check=True, cwd=tmp_path, capture_output=True)
+        args = record.read_text().splitlines()
+        ldflags = next(a for a in args if a.startswith("-ldflags="))
+        pkg = "example.com/flamenco-mini/internal/appinfo"
+        assert f"-X {pkg}.ApplicationVersion={STAMP['version']}" in ldflags
+        assert f"-X {pkg}.ApplicationGitHash={STAMP['git_hash']}" in ldflags
+        assert f"-X {pkg}.ReleaseCycle={STAMP['release_cycle']}" in ldflags
+        built += [a for a in args if a.startswith("./cmd/")]
+        assert e["CGO_ENABLED"] == "0" and e["TARGETARCH"] == "amd64"
+    assert built == ["./cmd/flamenco-worker", "./cmd/flamenco-manager"]
+
+
+def test_tools_wait_for_the_go_build_of_the_first_target_platform():
+    """The marker the tools copy comes from the go-build the images use, not an extra one."""
+    p = make_pipeline(platforms=["linux/arm64", "linux/amd64"])
+    for tool in ("gotestsum", "staticcheck"):
+        (marker,) = [c for c in calls(p.build_tools(tool), "withFile") if c.args["path"] == spec.GO_CACHE_FILLED]
+        arch = [c.args["value"] for c in chain(marker.args["source"])
+                if c.name == "withEnvVariable" and c.args["name"] == "TARGETARCH"]
+        assert arch == ["arm64"], (tool, arch)
 
 
 def test_cross_compiles_on_the_build_platform():
@@ -282,9 +298,11 @@ def _closure(name: str) -> set[str]:
 
 def test_images_wait_only_for_what_go_build_needs():
     """Issue 11: tools and `go mod verify` are off the images' path; test/check never wait for the web app."""
-    for image in ("manager", "worker"):
-        assert _closure(image) == {"app", "go-source", "go-deps", "go-base", "webapp", "web-deps", "node-base",
-                                   "addon", "python-base"}, image
+    go_chain = {"go-build", "go-source", "go-deps", "go-base"}
+    assert _closure("manager") == go_chain | {"app", "webapp", "web-deps", "node-base", "addon", "python-base"}
+    assert _closure("worker") == go_chain, "the worker embeds no web app, so it never waits for one"
+    for tool in ("gotestsum", "staticcheck"):  # after go-build's packages are in the Go build cache
+        assert _closure(tool) == go_chain
     assert {"gotestsum", "go-verify"} <= _closure("test") and not {"webapp", "addon", "app"} & _closure("test")
     assert "staticcheck" in _closure("check") and not {"webapp", "addon", "app"} & _closure("check")
     assert not any(s.name == "mage" or "mage" in s.doc.split() for s in spec.STAGES), "nothing runs mage"

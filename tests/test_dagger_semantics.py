@@ -261,7 +261,7 @@ def test_a_failed_build_stage_is_named_in_the_report(engine_answers):
     result = anyio.run(make_pipeline().ci)
     doc = _ci_result_json(result.dist)
     assert doc["outcome"]["build"].startswith("failed in app@linux/amd64")
-    assert doc["failures"]["build"]["step"] == "go build"
+    assert doc["failures"]["build"]["step"] == "go build manager"
     rows = {s["name"]: s for s in _report_json(result.dist)["stages"]}
     assert rows["app@linux/amd64"]["status"] == "failed"
     assert "cmd/x/main.go:3:1: syntax error" in rows["app@linux/amd64"]["error"]

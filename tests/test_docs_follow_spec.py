@@ -36,6 +36,7 @@ def test_architecture_picture_names_every_stage_and_the_images_path():
         if st.name != "sbom-build":
             assert re.search(rf"(?<![\w-]){re.escape(st.name)}(?![\w-])", picture), st.name
     assert "internal/appinfo/" not in picture and "build-tools ──>" not in picture, "the previous graph"
-    path = " → ".join(s.name for s in spec.ancestry("app"))
-    assert f"**{path} → manager/worker**" in text
+    for image, builder in (("worker", "go-build"), ("manager", "app")):
+        path = " → ".join(s.name for s in spec.ancestry(builder))
+        assert f"**{path} → {image}**" in text, image
     assert [p for p in spec.GO_SOURCES if p not in picture] == []

@@ -27,7 +27,7 @@ def test_guard_runs_after_the_stages_own_steps_and_before_it_waits_for_the_app(n
     lines = _stage_lines(name)
     argv = json.dumps(['sh', '-c', spec.step_script(spec.LABEL_GUARD)])
     guard = next(i for i, line in enumerate(lines) if line.startswith("RUN ") and line.endswith(argv))
-    copy_app = next(i for i, line in enumerate(lines) if line.startswith("COPY --from=app "))
+    copy_app = next(i for i, line in enumerate(lines) if line.startswith("COPY --from="))
     last_own_run = max(i for i, line in enumerate(lines[:guard]) if line.startswith("RUN "))
     label = next(i for i, line in enumerate(lines) if line.startswith("LABEL "))
     assert last_own_run < guard < copy_app < label

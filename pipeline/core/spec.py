@@ -9,9 +9,10 @@ and `flamenco-pipeline plan` print it. Nothing in this module imports dagger.
 Tiers: base -> deps -> build-tools -> app (then test/check and the runtime images).
 Each stage copies only what can change its result, so a source-only change
 re-runs only the app tier, a docs-only change nothing, and Go deps / web deps /
-the tools / the add-on run concurrently. The images' critical path is
-go-base -> go-deps -> go-source -> app: the tools (gotestsum, staticcheck) are
-joined only into test and check, and `go mod verify` only into the reports.
+the add-on run concurrently. The images' critical path is go-base -> go-deps ->
+go-source -> go-build (the worker, and the manager's packages) -> app (the
+manager, with the web app): the tools (gotestsum, staticcheck) compile after
+go-build, joined only into test and check, and `go mod verify` only into the reports.
 Every Go step runs as the non-root build user (Flamenco's own tests refuse root).
 """
 
@@ -296,15 +297,38 @@ STAMP_DEFAULTS = VERSION_DEFAULT + r"""
 
 # The ldflags Flamenco's magefiles pass (facts §2), with the module path read
 # from go.mod so that forks and the test fixture get the right package.
-BUILD_BINARIES = STAMP_DEFAULTS + r"""
+GO_LDFLAGS = STAMP_DEFAULTS + r"""
+export GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}"
 appinfo="$(go list -m)/internal/appinfo"
 ldflags="${LDFLAGS:-} -X ${appinfo}.ApplicationVersion=${FLAMENCO_VERSION} -X ${appinfo}.ApplicationGitHash=${FLAMENCO_GIT_HASH} -X ${appinfo}.ReleaseCycle=${FLAMENCO_RELEASE_CYCLE}"
-mkdir -p /out/bin
-GOOS="${TARGETOS:-linux}" GOARCH="${TARGETARCH:-amd64}" go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-manager ./cmd/flamenco-worker
-echo "flamenco-pipeline: built ${FLAMENCO_VERSION} (${FLAMENCO_GIT_HASH}, ${FLAMENCO_RELEASE_CYCLE}) for ${TARGETOS:-linux}/${TARGETARCH:-amd64}"
-mkdir -p /out/buildinfo
-for b in flamenco-manager flamenco-worker; do go version -m "/out/bin/$b" > "/out/buildinfo/$b.txt"; done
-"""
+mkdir -p /out/bin /out/buildinfo"""
+
+# go-build writes this constant file when the Go build cache holds every package the two
+# binaries import. The tool stages copy it before their `go install`, so they compile after
+# the binaries' packages instead of beside them (on 2 cores that halved the app's speed and
+# compiled the standard library twice: docs/performance.md). Its content never changes, so a
+# source change re-runs go-build and still leaves the tools cached.
+GO_CACHE_FILLED = f"{OUT}/go-build-cache-filled"
+
+
+def built_line(binary: str) -> str:
+    return (f'echo "flamenco-pipeline: built {binary} ${{FLAMENCO_VERSION}} (${{FLAMENCO_GIT_HASH}}, '
+            f'${{FLAMENCO_RELEASE_CYCLE}}) for ${{GOOS}}/${{GOARCH}}"\n'
+            f'go version -m "/out/bin/{binary}" > "/out/buildinfo/{binary}.txt"')
+
+
+# go-build: the worker (final: it embeds no web app) and, in the same `go build`, every
+# package the manager imports except its main package: only that and the `web` package
+# embed the web app, so app's manager build then compiles two packages and links.
+BUILD_WORKER = GO_LDFLAGS + r"""
+manager_packages="$(go list -deps -f '{{if ne .Name "main"}}{{.ImportPath}}{{end}}' ./cmd/flamenco-manager)"
+go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-worker ${manager_packages}
+""" + built_line("flamenco-worker") + f"""
+echo "the Go build cache holds the packages of flamenco-manager and flamenco-worker" > {GO_CACHE_FILLED}"""
+
+BUILD_MANAGER = GO_LDFLAGS + r"""
+go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-manager
+""" + built_line("flamenco-manager")
 
 # The add-on zip as Flamenco's magefiles/addonpacker.go packs it: pipeline/container_scripts/addon_zip.py
 # (its rules are in its docstring), embedded verbatim, so both lanes run the same code.
@@ -474,6 +498,10 @@ GO_SOURCES = ("cmd/", "internal/", "pkg/", "web/*.go", "web/static/emptyfile")
 # Go files that no build or test compiles (build tags `mage` / `ignore`), but gofmt reads.
 GO_CHECK_ONLY = ("mage.go", "magefiles/")
 
+# The first step of the tool stages: wait for go-build's packages in the Go build cache.
+AFTER_GO_BUILD = Copy((GO_CACHE_FILLED,), dest=GO_CACHE_FILLED, from_stage="go-build")
+
+
 def _worker_stage(name: str, doc: str, install: Run) -> Stage:
     """A worker runtime image; the variants differ only in what `install` puts in."""
     return Stage(
@@ -483,7 +511,7 @@ def _worker_stage(name: str, doc: str, install: Run) -> Stage:
         steps=(
             install,
             Run("add user", ADD_USER),
-            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="app"),
+            Copy((f"{OUT}/bin/flamenco-worker",), dest=f"{APP_DIR}/flamenco-worker", from_stage="go-build"),
         ),
         user=RUNTIME_USER, entrypoint=(f"{APP_DIR}/flamenco-worker",),
     )
@@ -537,23 +565,6 @@ STAGES: tuple[Stage, ...] = (
             ),
         ),
     ),
-    # ---- build-tools: beside the Go chain, joined only into test and check. No mage:
-    # nothing runs it (the go build step passes magefiles' ldflags itself, yarn builds the
-    # web app, Python packs the add-on), and compiling it was 137 s of a cold build.
-    Stage(
-        "gotestsum", "build-tools", "gotestsum (JUnit XML from go test), for the test stage.",
-        parent="go-base", params=("GOTESTSUM_VERSION",),
-        steps=(Run("go install gotestsum", install_tool("gotest.tools/gotestsum@${GOTESTSUM_VERSION}"),
-                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
-        outputs=(f"{TOOLS_OUT}/gotestsum",),
-    ),
-    Stage(
-        "staticcheck", "build-tools", "staticcheck, for the check stage.",
-        parent="go-base", params=("STATICCHECK_VERSION",),
-        steps=(Run("go install staticcheck", install_tool("honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"),
-                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
-        outputs=(f"{TOOLS_OUT}/staticcheck",),
-    ),
     # ---- app
     Stage(
         "webapp", "app", "Build the Vue web app into web/static.",
@@ -578,12 +589,38 @@ STAGES: tuple[Stage, ...] = (
         parent="go-deps", steps=(Copy(GO_SOURCES),),
     ),
     Stage(
-        "app", "app", "Compile flamenco-manager (web app embedded) and flamenco-worker.",
+        "go-build", "app", "Compile flamenco-worker and every package flamenco-manager imports but its main package.",
         parent="go-source", platform="target", params=STAMP_PARAMS,
+        steps=(Run("go build worker", BUILD_WORKER, caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        outputs=(f"{OUT}/bin", GO_CACHE_FILLED),
+    ),
+    # ---- build-tools: off the images' path, joined only into test and check; they compile after
+    # go-build (AFTER_GO_BUILD), not beside it, so the standard library is compiled once. No mage:
+    # nothing runs it (the go build step passes magefiles' ldflags itself, yarn builds the
+    # web app, Python packs the add-on), and compiling it was 137 s of a cold build.
+    Stage(
+        "gotestsum", "build-tools", "gotestsum (JUnit XML from go test), for the test stage.",
+        parent="go-base", params=("GOTESTSUM_VERSION",),
+        steps=(AFTER_GO_BUILD,
+               Run("go install gotestsum", install_tool("gotest.tools/gotestsum@${GOTESTSUM_VERSION}"),
+                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        outputs=(f"{TOOLS_OUT}/gotestsum",),
+    ),
+    Stage(
+        "staticcheck", "build-tools", "staticcheck, for the check stage.",
+        parent="go-base", params=("STATICCHECK_VERSION",),
+        steps=(AFTER_GO_BUILD,
+               Run("go install staticcheck", install_tool("honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"),
+                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        outputs=(f"{TOOLS_OUT}/staticcheck",),
+    ),
+    Stage(
+        "app", "app", "Compile flamenco-manager with the web app and add-on embedded; /out/bin holds both binaries.",
+        parent="go-build", platform="target", params=STAMP_PARAMS,
         steps=(
             Copy((f"{SRC}/web/static/",), dest=f"{SRC}/web/static", from_stage="webapp"),
             Copy((f"{OUT}/flamenco-addon.zip",), dest=f"{SRC}/web/static/flamenco-addon.zip", from_stage="addon"),
-            Run("go build", BUILD_BINARIES, caches=GO_CACHES, network=True, secrets=GO_SECRETS),
+            Run("go build manager", BUILD_MANAGER, caches=GO_CACHES, network=True, secrets=GO_SECRETS),
         ),
         outputs=(f"{OUT}/bin",),
     ),

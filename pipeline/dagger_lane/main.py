@@ -210,6 +210,7 @@ class FlamencoPipeline:
             params=params,
             toolchains={"go": self.go_version, "node": node_major(s.node_image)},
             build_platform=self.build_platform,
+            first_target=s.platforms[0],
             mounts={"extra_ca": self.ca_cert, "go_netrc": self.go_netrc},
             volatile={"STEP_TIMEOUT": str(s.step_timeout)},
         )

@@ -134,6 +134,9 @@ class StageGraph:
     params: dict[str, str | None]  # spec.PARAMS name -> value (None = unset)
     toolchains: dict[str, str]  # "go"/"node" -> version, for cache volume ids
     build_platform: str  # the engine's default platform (FlamencoPipeline.create)
+    # The platform of the target stages that build-platform stages copy from (the tools wait
+    # for go-build's marker): the first of --platforms, so no extra go-build runs for it.
+    first_target: str | None = None
     mounts: dict = field(default_factory=dict)  # SECRET_MOUNTS id -> dagger.File / dagger.Secret
     # Run-time-only values (STEP_TIMEOUT): seen by every exec, yet in no cache key and in no
     # image config. `withVolatileVariable` (engine v0.21.8, core/schema/container.go) is made for
@@ -201,6 +204,8 @@ class StageGraph:
         """A Copy step; `own` ("uid:gid" or "") owns what lands, like Dockerfile COPY --chown."""
         if step.from_stage:
             (path,) = step.paths
+            if platform is None and spec.stage(step.from_stage).platform == "target":
+                platform = self.first_target or self.build_platform
             other = self.container(step.from_stage, platform)
             if path.endswith("/"):
                 return ctr.with_directory(step.dest, other.directory(path), owner=own)

@@ -47,7 +47,9 @@ def dagger_lane_report(
         stage_name, _, platform = name.partition("@")
         out = []
         for d in spec.dependencies(stage_name):
-            cand = [f"{d}@{platform}", d] if platform else [d]
+            # a build-platform stage copying from a target stage reads the first platform's
+            # (StageGraph.first_target; timings list the platforms in --platforms order)
+            cand = [f"{d}@{platform}", d] if platform else [d, *(n for n in ends if n.startswith(f"{d}@"))]
             out += [c for c in cand if c in ends][:1]
         return out
 

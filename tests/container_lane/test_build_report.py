@@ -21,7 +21,7 @@ from .engine import lane_log  # noqa: E402
 pytestmark = pytest.mark.docker
 
 STAGES = {"go-base", "node-base", "python-base", "go-deps", "go-verify", "web-deps", "gotestsum", "webapp", "addon",
-          "go-source", "app", "test", "manager", "worker", "reports", "binaries"}
+          "go-source", "go-build", "app", "test", "manager", "worker", "reports", "binaries"}
 GO_ENV_VARS = ("GOVERSION", "GOTOOLCHAIN", "GOPROXY", "GOSUMDB", "GOPRIVATE", "GONOSUMDB", "GONOPROXY", "GOFLAGS",
                "GOMODCACHE", "GOCACHE")
 
