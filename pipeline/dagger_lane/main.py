@@ -15,17 +15,18 @@ import anyio
 import dagger
 from dagger import Doc, Ignore, dag, function, object_type
 
-from pipeline.core import spec
 from pipeline.ci.commands import CI_RESULT
+from pipeline.core import spec
 from pipeline.core.errors import BuildFailed, UsageError
-from pipeline.dagger_lane import farm
-from pipeline.dagger_lane.stages import StageGraph
-from pipeline.dagger_lane.results import CiResult, TestResult, describe_failure
 from pipeline.core.settings import HOST_OBJECTS, ArgSettings, Settings, SettingsError, load_settings, public_view, setting
 from pipeline.core.spec import node_major
 from pipeline.core.source_facts import (
     FALLBACK_HASH_LENGTH, REQUIRED_FILES, BuildStamp, hash_from_git_files, parse_go_mod, resolve_stamp,
 )
+from pipeline.dagger_lane import farm
+from pipeline.dagger_lane import report as engine_report
+from pipeline.dagger_lane.results import CiResult, TestResult, describe_failure
+from pipeline.dagger_lane.stages import StageGraph
 
 OptStr = str | None
 
@@ -364,68 +365,16 @@ class FlamencoPipeline:
         )
         return dist.with_directory("sbom", self.sbom()) if self._settings().sbom else dist
 
-    async def _timed(self, timings: dict, name: str, obj, t0: float):
-        start = time.monotonic()
-        entry = {"started": round(start - t0, 3)}
-        try:
-            await obj.sync()
-            entry["ok"] = True
-        except dagger.QueryError as e:  # one failed stage must not cancel the others (a lost engine does)
-            failure = describe_failure(e)
-            entry |= {"ok": False, "error": failure["message"], "step": failure["step"],
-                      "stderr": failure["stderr"]}
-        entry["finished"] = round(time.monotonic() - t0, 3)
-        timings[name] = entry
-
     async def _evaluate(self, targets: dict[str, object]) -> dict:
-        """Evaluate stages concurrently and time each (wall clock from the call's start)."""
-        timings: dict = {}
-        t0 = time.monotonic()
-        async with anyio.create_task_group() as tg:
-            for name, obj in targets.items():
-                tg.start_soon(self._timed, timings, name, obj, t0)
-        return timings
+        """Evaluate stages concurrently and time each (pipeline.dagger_lane.report.evaluate)."""
+        return await engine_report.evaluate(targets)
 
     async def _facts(self, image_sizes: bool = True) -> dict:
-        """What the build printed inside (the go-deps step's `go env -json`, tool versions of
-        the base steps) and the images' tarball sizes; None for anything unreadable."""
-        g = self._graph()
-        reads = {
-            "go-deps": lambda: g.container("go-deps").stdout(),
-            "go-base": lambda: g.container("go-base").stdout(),
-            "node-base": lambda: g.container("node-base").stdout(),
-        }
-        if image_sizes:
-            for kind in spec.RUNTIME_STAGES:
-                reads[f"size:{kind}"] = lambda kind=kind: self._image_tarball(kind).size()
-        facts: dict = {}
+        """What the build printed inside and the images' tarball sizes (pipeline.dagger_lane.report.read_facts)."""
+        sizes = {kind: self._image_tarball(kind) for kind in spec.RUNTIME_STAGES} if image_sizes else {}
+        return await engine_report.read_facts(self._graph(), sizes)
 
-        async def read(key, fn):
-            try:
-                facts[key] = await fn()
-            except dagger.QueryError:
-                facts[key] = None
-
-        async with anyio.create_task_group() as tg:
-            for key, fn in reads.items():
-                tg.start_soon(read, key, fn)
-        return facts
-
-    @staticmethod
-    async def _test_counts(reports: dagger.Directory) -> dict | None:
-        """Passed/failed/skipped from reports/junit.xml, as the Docker lane's report has them."""
-        import tempfile
-        from pathlib import Path
-
-        from pipeline.reports.facts import test_outcome
-
-        try:
-            xml = await reports.file("junit.xml").contents()
-        except dagger.QueryError:  # the test stage wrote no report
-            return None
-        with tempfile.TemporaryDirectory() as d:
-            (junit := Path(d) / "junit.xml").write_text(xml)
-            return test_outcome(junit, source="JUnit report reports/junit.xml")
+    _test_counts = staticmethod(engine_report.test_counts)
 
     def _report(self, timings: dict, extra: dict, facts: dict | None = None, wall: float | None = None,
                 tests: dict | None = None) -> dict:
@@ -451,18 +400,7 @@ class FlamencoPipeline:
             wall_seconds=wall, extra=extra, tests=tests,
         )
 
-    @staticmethod
-    def _with_report(dist: dagger.Directory, report: dict) -> dagger.Directory:
-        """build-report.json, build-report.md and build-timeline.svg into dist/."""
-        from pipeline.reports.markdown import render_markdown
-        from pipeline.reports.schema import FILES
-        from pipeline.reports.svg import render_svg
-
-        return (
-            dist.with_new_file(FILES["json"], json.dumps(report, indent=2, sort_keys=True))
-            .with_new_file(FILES["markdown"], render_markdown(report, FILES["svg"]))
-            .with_new_file(FILES["svg"], render_svg(report))
-        )
+    _with_report = staticmethod(engine_report.with_report)
 
     def _stage_targets(self) -> dict[str, object]:
         g = self._graph()
