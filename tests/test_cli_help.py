@@ -7,7 +7,8 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli.app import COMMAND_SETTINGS, main
+from pipeline.cli.app import main
+from pipeline.cli.options import COMMAND_SETTINGS
 from pipeline.core.settings_registry import SETTINGS
 
 COMMANDS = ["plan", "render dockerfile", "build", "test", "check", "ci", "publish", "dev", "integration-test",

@@ -179,7 +179,7 @@ def test_dagger_commands_pass_the_engines_progress_through():
 
     from dagger.provisioning._session import _resolve_stderr
 
-    from pipeline.cli.app import session_config
+    from pipeline.cli.session import session_config
 
     cfg = session_config()
     assert cfg.log_output is sys.stderr

@@ -13,7 +13,6 @@ Exit codes: 0 success, 1 the build or its tests failed, 2 bad settings or usage,
 from __future__ import annotations
 
 import contextlib
-import functools
 import json
 import sys
 from pathlib import Path
@@ -21,116 +20,13 @@ from pathlib import Path
 import click
 
 from pipeline.cli.common import TextPath, fail
-from pipeline.core.errors import EXIT_ENGINE, EXIT_FAILED, EXIT_USAGE
-from pipeline.core.settings_registry import BOOL_SETTINGS, SETTING_FLAGS, SETTINGS  # plain data: no pydantic
+from pipeline.cli.options import (
+    ALL_SETTINGS, COMMAND_SETTINGS, Bounded, SettingsCommand, one_line_usage_errors, setting_options,
+)
+from pipeline.cli.session import local_facts, with_pipeline
+from pipeline.core.errors import EXIT_ENGINE, EXIT_FAILED
 
 PROGRESS_MODES = ("auto", "tty", "plain", "full")  # pipeline.docker_lane.progress.MODES (a test checks)
-
-
-# The click type of each setting kind (pipeline.core.settings_registry.SETTING_FLAGS).
-_CLICK_TYPES = {
-    "dir": TextPath(file_okay=False, path_type=Path),
-    "file": TextPath(path_type=Path),
-    "int": str,  # as text: the settings model checks the digits (click's int() takes '3_0' as 30)
-    "list": str,  # comma-separated, split by the settings model
-    "str": str,
-}
-
-
-# --- which settings each command shows in --help -----------------------------------
-# Every command accepts every setting (repro files and `repro --record` pass them all),
-# but --help lists only those that change that command's result; the rest are hidden.
-_ALL = frozenset(s.name for s in SETTINGS)
-_GO_MODULES = frozenset(s.name for s in SETTINGS if s.group == "go modules") - {"npm_registry"}
-_GO_BUILD = frozenset({"source", "git_url", "git_ref", "go_version", "go_image", "step_timeout"}) | _GO_MODULES
-_FARM = _ALL - {"platforms", "registry", "tag", "manager_image_name", "worker_image_name", "sbom",
-                "gotestsum_version", "staticcheck_version"}  # one host-platform farm, never pushed
-COMMAND_SETTINGS: dict[str, frozenset[str]] = {
-    "plan": frozenset({"source", "go_version", "go_image", "node_image", "python_image", "runtime_image",
-                       "goproxy", "gosumdb", "goprivate", "gonosumdb", "gonoproxy", "allow_unsafe_go_modules"}),
-    "test": _GO_BUILD | {"gotestsum_version"},  # go test needs no stamp, web app or runtime image
-    "check": _GO_BUILD | {"staticcheck_version"},
-    "build": _ALL - {"registry"},  # publishes nothing
-    "ci": _ALL - {"registry"},
-    "publish": _ALL,
-    "dev": _FARM,
-    "integration-test": _FARM,
-    "docker build": _ALL - {"platforms"},  # the Docker lane builds the engine's own platform
-}
-
-# Settings that share one help row (their flags differ only in one word).
-_MERGED_ROWS = (
-    (("git_url", "git_ref"), "--git-{url,ref}", "Upstream git URL and ref, used when no --source is given."),
-    (("go_image", "node_image", "python_image", "runtime_image"), "--{go,node,python,runtime}-image",
-     "Base images (defaults: see `plan`); pin with @sha256:..."),
-    (("gotestsum_version", "staticcheck_version"), "--{gotestsum,staticcheck}-version",
-     "Versions of the Go tools installed with go install."),
-    (("goproxy", "gosumdb"), "--goproxy, --gosumdb",
-     "Module proxy and checksum DB; unset: the Go toolchain's own."),
-    (("goprivate", "gonosumdb", "gonoproxy"), "--go{private,nosumdb,noproxy}",
-     "Private module paths (GOPRIVATE, GONOSUMDB, GONOPROXY)."),
-    (("manager_image_name", "worker_image_name"), "--{manager,worker}-image-name",
-     "Repository names of the two images."),
-)
-_GROUP_TITLES = {"source": "Source and stamp", "go modules": "Modules and TLS", "images": "Images and tools",
-                 "output": "Output"}
-
-
-class SettingsCommand(click.Command):
-    """A command whose --help shows its own options, then its settings by group, then an example."""
-
-    shown_settings: frozenset[str] = _ALL
-
-    def format_options(self, ctx, formatter):
-        setting_names = {s.name for s in SETTINGS}
-        own = [r for p in self.get_params(ctx) if p.name not in setting_names and (r := p.get_help_record(ctx))]
-        sections = [("Options", own)]
-        params = {p.name: p for p in self.get_params(ctx) if p.name in self.shown_settings}
-        for group in _GROUP_TITLES:
-            names = [s.name for s in SETTINGS if s.group == group and s.name in params]
-            rows, done = [], set()
-            for name in names:
-                if name in done:
-                    continue
-                merged = next((m for m in _MERGED_ROWS if name in m[0] and all(n in params for n in m[0])), None)
-                if merged:
-                    rows.append((merged[1], merged[2]))
-                    done |= set(merged[0])
-                elif rec := params[name].get_help_record(ctx):
-                    rows.append(rec)
-            if rows:
-                sections.append((_GROUP_TITLES[group], rows))
-        col = min(max((len(a) for _, rows in sections for a, _ in rows), default=0), 37)
-        for title, rows in sections:
-            with formatter.section(title):
-                _write_rows(formatter, rows, col)
-
-    def format_epilog(self, ctx, formatter):
-        if self.epilog:
-            formatter.write_paragraph()
-            formatter.write_text("Example:")
-            with formatter.indentation():
-                for line in self.epilog.splitlines():
-                    formatter.write(f"{' ' * formatter.current_indent}{line}\n")
-
-
-def _write_rows(formatter, rows, col: int) -> None:
-    """Two columns like click's, the first ``col`` wide (one width for all sections, so
-    long flag names keep their help on the same line)."""
-    from click.formatting import wrap_text
-
-    indent = formatter.current_indent
-    width = max(formatter.width - indent - col - 2, 20)
-    for label, text in rows:
-        lines = wrap_text(text, width).splitlines() or [""]
-        if len(label) <= col:
-            formatter.write(f"{'':>{indent}}{label:<{col}}  {lines[0]}\n")
-        else:
-            formatter.write(f"{'':>{indent}}{label}\n")
-            lines = [lines[0], *lines[1:]] if lines[0] else lines[1:]
-            formatter.write(f"{'':>{indent + col + 2}}{lines[0]}\n") if lines else None
-        for more in lines[1:]:
-            formatter.write(f"{'':>{indent + col + 2}}{more}\n")
 
 
 def command(group, name: str | None = None, *, example: str, **kw):
@@ -139,65 +35,13 @@ def command(group, name: str | None = None, *, example: str, **kw):
     def deco(fn):
         full = f"{group.name} {name}" if group is not main else (name or fn.__name__.replace("_", "-"))
         cmd = group.command(name, cls=SettingsCommand, epilog=example, **kw)(fn)
-        cmd.shown_settings = COMMAND_SETTINGS.get(full.removeprefix("main "), _ALL)
+        cmd.shown_settings = COMMAND_SETTINGS.get(full.removeprefix("main "), ALL_SETTINGS)
         for p in cmd.params:
-            if p.name in _ALL and p.name not in cmd.shown_settings:
+            if p.name in ALL_SETTINGS and p.name not in cmd.shown_settings:
                 p.hidden = True
         return cmd
 
     return deco
-
-
-class _Bounded(click.ParamType):
-    """An integer option with bounds; a bad value is one line and exit 2 (no usage dump)."""
-
-    name = "integer"
-
-    def __init__(self, low: int, high: int, what: str):
-        self.low, self.high, self.what = low, high, what
-
-    def convert(self, value, param, ctx):
-        if isinstance(value, int):
-            n = value
-        else:
-            from pipeline.core.validate import integer_text
-
-            n = integer_text(str(value).strip())  # ASCII digits: '²'.isdigit() is True, int('٣') is 3
-        if n is None or not self.low <= n <= self.high:
-            fail(f"invalid option --{param.name}={value}: must be {self.what} between {self.low} and {self.high}")
-        return n
-
-
-# Shorter help than the registry's docs (which the README and `dagger call` show in full).
-_SHORT_HELP = {
-    "source": "Local Flamenco checkout (default: upstream git).",
-    "version": "Flamenco version to stamp; default: the Makefile's VERSION.",
-    "git_hash": "Git hash to stamp; default: the source's .git, then CI vars.",
-    "release_cycle": "alpha|beta|rc|release to stamp; default: Makefile.",
-    "go_version": "Go version; default: the source's go.mod.",
-    "ca_cert": "Extra PEM CA bundle to trust (TLS-intercepting proxy).",
-    "go_netrc": "netrc for private Go modules (a secret, never stored).",
-    "sbom": "Also write a CycloneDX SBOM of each image.",
-    "step_timeout": "Seconds any one step may take before it is stopped.",
-    "registry": "Registry/namespace to push to, e.g. registry.example/team.",
-    "npm_registry": "npm registry mirror for yarn install; unset: yarn's own.",
-}
-
-
-def setting_options(fn):
-    """Add one option per setting; values land in kwargs['settings_overrides']."""
-    for name, kind, help_ in reversed(SETTING_FLAGS):
-        help_ = _SHORT_HELP.get(name, help_)
-        fn = click.option(f"--{name.replace('_', '-')}", name, type=_CLICK_TYPES[kind], default=None, help=help_)(fn)
-    for s in reversed(BOOL_SETTINGS):
-        fn = click.option(s.flag, s.name, is_flag=True, default=None, help=_SHORT_HELP.get(s.name, s.doc))(fn)
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        overrides = {s.name: kwargs.pop(s.name) for s in SETTINGS}
-        return fn(*args, settings_overrides=overrides, **kwargs)
-
-    return wrapper
 
 
 def load(overrides: dict):
@@ -208,21 +52,6 @@ def load(overrides: dict):
         return load_settings(**overrides)
     except SettingsError as e:
         fail(str(e))
-
-
-def local_facts(settings):
-    """Go version and stamp for a local source (host-side, no engine)."""
-    from pipeline.core.source_facts import StampError, local_stamp, parse_go_mod
-
-    try:
-        stamp = local_stamp(
-            settings.source, version=settings.version, git_hash=settings.git_hash,
-            release_cycle=settings.release_cycle,
-        )
-        gover = settings.go_version or parse_go_mod((settings.source / "go.mod").read_text()).toolchain_version
-    except (StampError, ValueError) as e:
-        fail(str(e))
-    return gover, stamp
 
 
 def writable_dir_problem(path: Path) -> str | None:
@@ -289,18 +118,6 @@ def recorded(function: str, settings, export: Path | None, **function_args):
         raise
     finally:
         repro_record.set_outcome(path, code)
-
-
-@contextlib.contextmanager
-def one_line_usage_errors():
-    """Click's usage errors (usage + hint + error, three lines) become our one line, exit 2."""
-    try:
-        yield
-    except click.UsageError as e:
-        if type(e).__name__ == "NoArgsIsHelpError":  # plain `flamenco-pipeline`: the help text
-            raise
-        where = f" (see `{e.ctx.command_path} --help`)" if e.ctx is not None else ""
-        fail(e.format_message() + where)
 
 
 class LazyGroup(click.Group):
@@ -428,101 +245,6 @@ def render_dockerfile(output_dir: Path | None, check: bool) -> None:
 
 
 # --- Dagger-backed ----------------------------------------------------------------
-def session_config():
-    """The engine's own progress goes straight to our stderr (a real file, so the
-    SDK hands it to the Dagger CLI instead of draining it into a buffer). Under
-    `dagger run flamenco-pipeline ...` the SDK joins that session: its TUI shows."""
-    import dagger
-
-    return dagger.Config(log_output=sys.stderr)
-
-
-def with_pipeline(settings, action):
-    """Open a Dagger session, create the module object from settings, run `action`.
-
-    Every setting reaches `FlamencoPipeline.create` under its own name (the host
-    objects as Dagger objects). Failures become one line and the README's exit code,
-    see :func:`session_failure`.
-    """
-    import anyio
-
-    from pipeline.core.settings import HOST_OBJECTS, Settings
-
-    entered = False
-
-    async def go():
-        nonlocal entered
-        import dagger
-        from dagger import dag
-
-        from pipeline.dagger_lane.main import FlamencoPipeline
-
-        kwargs = {n: getattr(settings, n) for n in Settings.model_fields if n not in HOST_OBJECTS}
-        if settings.source is not None:
-            gover, stamp = local_facts(settings)
-            kwargs |= {"go_version": gover, "version": stamp.version, "git_hash": stamp.git_hash,
-                       "release_cycle": stamp.release_cycle}
-        async with dagger.connection(session_config()):
-            entered = True
-            source = dag.host().directory(str(settings.source)) if settings.source else None
-            ca = dag.host().file(str(settings.ca_cert)) if settings.ca_cert else None
-            netrc = dag.set_secret("go-netrc", settings.go_netrc.read_text()) if settings.go_netrc else None
-            pipe = await FlamencoPipeline.create(source=source, ca_cert=ca, go_netrc=netrc, **kwargs)
-            return await action(pipe)
-
-    try:
-        return anyio.run(go)
-    except Exception as e:  # noqa: BLE001 - every failure becomes one line and an exit code
-        code, line = session_failure(e, entered)
-        if code is None:
-            raise
-        fail(line, code)
-
-
-def _root_causes(e: BaseException) -> list[BaseException]:
-    """The errors behind the SDK's wrappers: SessionError wraps any OSError, ValueError or
-    TypeError raised inside `dagger.connection()`, and task groups wrap in ExceptionGroup."""
-    from dagger import SessionError
-
-    if isinstance(e, SessionError) and e.__cause__ is not None and e.__cause__ is not e:
-        return _root_causes(e.__cause__)
-    if isinstance(e, BaseExceptionGroup):
-        return [leaf for sub in e.exceptions for leaf in _root_causes(sub)]
-    return [e]
-
-
-def _first_line(text: str, fallback: str) -> str:
-    return next((ln.strip() for ln in text.splitlines() if ln.strip()), fallback)
-
-
-def session_failure(e: BaseException, entered: bool) -> tuple[int | None, str]:
-    """(exit code, one line) for an error out of a Dagger session; (None, "") for a bug.
-
-    `entered` says whether the session was up: before that, any failure means no engine.
-    """
-    import dagger
-
-    from pipeline.core.errors import BuildFailed
-
-    causes = _root_causes(e)
-    engine_errors = (dagger.ProvisionError, dagger.TransportError, dagger.ClientConnectionError)
-    lost = [c for c in causes if isinstance(c, engine_errors)]
-    root = lost[0] if lost else causes[0]
-    if not entered or lost:
-        cause = _first_line(str(root), type(root).__name__)
-        return EXIT_ENGINE, f"could not start or reach a Dagger engine ({cause}); it needs a container runtime such as Docker"
-    if isinstance(root, BuildFailed):
-        return EXIT_FAILED, str(root)
-    if isinstance(root, dagger.ExecError):
-        err = _first_line("\n".join(reversed((root.stderr or "").splitlines())), str(root))
-        return EXIT_FAILED, f"a step failed (exit {root.exit_code}): {err}"
-    if isinstance(root, dagger.QueryError):
-        return EXIT_FAILED, _first_line(str(root), "the engine refused a query")
-    if isinstance(root, TimeoutError):
-        return EXIT_FAILED, f"timed out: {_first_line(str(root), 'a step took too long')}"
-    if isinstance(root, ValueError):  # SettingsError, UsageError: the user's input
-        return EXIT_USAGE, _first_line(str(root), type(root).__name__)
-    return None, ""
 
 
 def tests_failed(reports: Path) -> str | None:
@@ -647,8 +369,8 @@ def _max_workers() -> int:
     return MAX_FARM_WORKERS
 
 
-WORKERS = _Bounded(1, _max_workers(), "a whole number")
-PORT = _Bounded(1, 65535, "a TCP port number")
+WORKERS = Bounded(1, _max_workers(), "a whole number")
+PORT = Bounded(1, 65535, "a TCP port number")
 
 
 @command(main, example="flamenco-pipeline dev --source ~/flamenco --workers 3 --port 8080")
