@@ -165,7 +165,7 @@ def toolbox_image(tags: dict[str, str]) -> str:
     return tag
 
 
-def settings_for(tags: dict[str, str]):
+def settings_for(tags: dict[str, str], npm_registry: str | None = None):
     saved = {k: os.environ.pop(k) for k in list(os.environ)
              if k.startswith("FLAMENCO_PIPELINE_") or k in spec.GO_MODULE_VARS}
     cwd = os.getcwd()
@@ -173,7 +173,8 @@ def settings_for(tags: dict[str, str]):
         with tempfile.TemporaryDirectory() as empty:  # no .env from wherever we were started
             os.chdir(empty)
             return load_settings(go_image=tags["go"], node_image=tags["node"], python_image=tags["python"],
-                                 runtime_image=tags["runtime"], ca_cert=CA_BUNDLE if CA_BUNDLE.is_file() else None)
+                                 runtime_image=tags["runtime"], ca_cert=CA_BUNDLE if CA_BUNDLE.is_file() else None,
+                                 **({"npm_registry": npm_registry} if npm_registry else {}))
     finally:
         os.chdir(cwd)
         os.environ.update(saved)
@@ -182,14 +183,17 @@ def settings_for(tags: dict[str, str]):
 _FROM_IMAGE = re.compile(r"^FROM (?:--platform=\S+ )?\$\{[A-Z_]+\}(?: AS \S+)?$")
 
 
-def cold_dockerfile(src: Path, dest: Path, run_id: str) -> Path:
-    """A copy of `src` that no earlier build can match: fresh cache-mount ids, a fresh ENV on every base."""
+def cold_dockerfile(src: Path, dest: Path, run_id: str, env: dict[str, str] | None = None) -> Path:
+    """A copy of `src` that no earlier build can match: fresh cache-mount ids, a fresh ENV on every base.
+
+    `env`: more ENV lines after every base FROM (before/baseline: YARN_REGISTRY, see --npm-registry)."""
     out = []
     for line in src.read_text().splitlines():
         line = line.replace("--mount=type=cache,id=", f"--mount=type=cache,id=bench-{run_id}-")
         out.append(line)
         if _FROM_IMAGE.match(line):
             out.append(f"ENV FLAMENCO_BENCH_RUN={run_id}")
+            out += [f"ENV {k}={json.dumps(v)}" for k, v in (env or {}).items()]
     dest.write_text("\n".join(out) + "\n")
     ignore = Path(str(src) + ".dockerignore")
     if ignore.exists():
@@ -212,7 +216,10 @@ class Graph:
 
     def go_cold(self) -> None:
         run_id = uuid.uuid4().hex[:10]
-        self.dockerfile = cold_dockerfile(GRAPHS[self.who], self.work / f"Dockerfile.{self.who}.{run_id}", run_id)
+        # ours reads the mirror from its settings (NPM_REGISTRY, as users pass it); the other two
+        # graphs have no such setting, so yarn gets it from its own environment variable
+        env = {"YARN_REGISTRY": self.settings.npm_registry} if self.settings.npm_registry and self.who != "ours" else {}
+        self.dockerfile = cold_dockerfile(GRAPHS[self.who], self.work / f"Dockerfile.{self.who}.{run_id}", run_id, env)
 
     def command(self, target: str) -> list[str]:
         cmd = [docker_binary(), "build", "-f", str(self.dockerfile), "--progress=plain"]
@@ -416,6 +423,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--by-build", action="store_true",
                     help="run ours (cold, then its warm scenarios), then before, then baseline (default: every cold first)")
     ap.add_argument("--output", type=Path, default=RESULTS / "latest.json")
+    ap.add_argument("--npm-registry", help="an npm registry mirror for yarn, in all three builds (real Flamenco's "
+                    "yarn.lock pins yarn's default registry); e.g. \"$(npm config get registry)\"")
     args = ap.parse_args(argv)
     args.baseline_scenarios = set(filter(None, args.baseline_scenarios.split(",")))
     src = args.source.resolve()
@@ -428,7 +437,7 @@ def main(argv: list[str] | None = None) -> int:
     go_version = parse_go_mod((src / "go.mod").read_text()).toolchain_version
     tags = standin_images(go_version)
     toolbox = toolbox_image(tags)
-    settings = settings_for(tags)
+    settings = settings_for(tags, args.npm_registry)
     bargs = build_args(settings, STAMP, go_version)
     log_dir = args.output.parent / f"{args.output.stem}-logs"
     if log_dir.exists():

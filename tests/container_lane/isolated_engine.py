@@ -1,11 +1,19 @@
 """A Docker engine the test suite starts for itself, for fault tests that stop or kill an engine.
 
 Never the user's daemon: this dockerd has its own socket, pid file, data root and exec root
-(and so its own supervised containerd) in a fresh temporary directory, no bridge and no
-iptables rules (`--bridge=none --iptables=false`: it must not touch the host's networking
-or the other daemon's docker0), so builds run with `--network host`. Everything waits on
-observed state (the API answering, the process gone), never on sleeps of a guessed length,
-and :meth:`IsolatedDockerd.close` always stops it and removes its directory.
+(and so its own supervised containerd) in a fresh temporary directory, and no iptables rules
+(`--iptables=false`). Builds run with `--network host`.
+
+Its bridge is its own too: an empty Linux bridge with a fresh name (`fpbr` + 8 hex digits),
+created before the daemon starts and deleted after it stops. Not `--bridge=none`: Moby 20.10
+then calls `removeDefaultBridgeInterface()`, which deletes the host's `docker0` whoever owns
+it, and every build of the other daemon fails with "could not find bridge docker0" (seen
+here twice). With `--bridge=<name>` the daemon only touches the interface it was given (it
+may give it an address from a subnet no host route uses).
+
+Everything waits on observed state (the API answering, the process gone), never on sleeps of
+a guessed length, and :meth:`IsolatedDockerd.close` always stops it, deletes its bridge and
+removes its directory.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ import signal
 import subprocess
 import tempfile
 import time
+import uuid
 from pathlib import Path
 
 from .engine import DOCKER
@@ -41,7 +50,10 @@ class IsolatedDockerd:
             raise EngineUnavailable("no dockerd binary (install docker.io)")
         if os.geteuid() != 0:
             raise EngineUnavailable("starting a private dockerd needs root")
+        if shutil.which("ip") is None:
+            raise EngineUnavailable("no `ip` command (install iproute2): the private dockerd needs its own bridge")
         self.binary = binary
+        self.bridge = f"fpbr{uuid.uuid4().hex[:8]}"  # <= 15 characters, an interface name's limit
         # short: unix socket paths are limited to 108 bytes, containerd's lives under exec-root
         self.root = Path(tempfile.mkdtemp(prefix="fp-dockerd-", dir="/tmp"))
         self.socket = self.root / "docker.sock"
@@ -79,12 +91,15 @@ class IsolatedDockerd:
         assert self.proc is None or self.proc.poll() is not None, "already running"
         (self.root / "data").mkdir(exist_ok=True)
         (self.root / "exec").mkdir(exist_ok=True)
+        if not Path(f"/sys/class/net/{self.bridge}").exists():
+            subprocess.run(["ip", "link", "add", "name", self.bridge, "type", "bridge"], check=True,
+                           capture_output=True)
         self.starts += 1
         with open(self.log, "a") as log:
             self.proc = subprocess.Popen(
                 [self.binary, "--host", self.host, "--pidfile", str(self.pidfile),
                  "--data-root", str(self.root / "data"), "--exec-root", str(self.root / "exec"),
-                 "--bridge=none", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
+                 f"--bridge={self.bridge}", "--iptables=false", "--ip-masq=false", "--ip-forward=false"],
                 stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                 start_new_session=True,  # its own process group: containerd goes with it on a KILL
             )
@@ -122,6 +137,7 @@ class IsolatedDockerd:
         finally:
             self._unmount_leftovers()
             shutil.rmtree(self.root, ignore_errors=True)
+            subprocess.run(["ip", "link", "delete", self.bridge], capture_output=True)  # gone already: fine
 
     def _unmount_leftovers(self) -> None:
         try:
