@@ -119,7 +119,7 @@ def _fake_go(tmp_path: Path) -> Path:
     go.write_text(
         "#!/bin/sh\n"
         'if [ "$1 $2" = "list -m" ]; then echo example.com/flamenco-mini; exit 0; fi\n'
-        'if [ "$1" = build ]; then printf "%s\\n" "$@" > "$RECORD"; fi\n'
+        'if [ "$1" = build ]; then printf "%s\\n" "$@" >> "$RECORD"; echo "--" >> "$RECORD"; fi\n'
     )
     go.chmod(go.stat().st_mode | stat.S_IEXEC)
     return bin_dir
@@ -136,7 +136,8 @@ def test_ldflags_carry_version_hash_and_release_cycle(pipeline, tmp_path):
         run_env = {**e, "PATH": f"{_fake_go(tmp_path / str(n))}:{os.environ['PATH']}", "RECORD": str(record)}
         script = argv[-1].replace("/out/", f"{tmp_path}/out/")
         subprocess.run(argv[:-1] + [script], env=run_env, check=True, cwd=tmp_path, capture_output=True)
-        args = record.read_text().splitlines()
+        invocations = [block.strip().splitlines() for block in record.read_text().split("--\n") if block.strip()]
+        (args,) = [a for a in invocations if any(x.startswith("./cmd/") for x in a)]  # the binary's own build
         ldflags = next(a for a in args if a.startswith("-ldflags="))
         pkg = "example.com/flamenco-mini/internal/appinfo"
         assert f"-X {pkg}.ApplicationVersion={STAMP['version']}" in ldflags

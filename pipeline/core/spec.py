@@ -317,13 +317,18 @@ def built_line(binary: str) -> str:
             f'go version -m "/out/bin/{binary}" > "/out/buildinfo/{binary}.txt"')
 
 
-# go-build: the worker (final: it embeds no web app) and, in the same `go build`, every
-# package the manager imports except its main package: only that and the `web` package
-# embed the web app, so app's manager build then compiles two packages and links.
+# go-build: the worker (final: it embeds no web app), then every package the manager imports
+# except its main package, compiled into the Go build cache: only that and the `web` package
+# embed the web app, so app's manager build then compiles two packages and links. Two
+# commands, because `go build -o DIR` skips the non-main packages it is given (measured on
+# real Flamenco: the manager's own packages were then compiled in app, beside the tools).
 BUILD_WORKER = GO_LDFLAGS + r"""
+go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-worker
+""" + built_line("flamenco-worker") + r"""
 manager_packages="$(go list -deps -f '{{if ne .Name "main"}}{{.ImportPath}}{{end}}' ./cmd/flamenco-manager)"
-go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-worker ${manager_packages}
-""" + built_line("flamenco-worker") + f"""
+go build -v ${manager_packages}
+echo "flamenco-pipeline: compiled the $(echo "${manager_packages}" | wc -w) packages flamenco-manager imports"
+""" + f"""
 echo "the Go build cache holds the packages of flamenco-manager and flamenco-worker" > {GO_CACHE_FILLED}"""
 
 BUILD_MANAGER = GO_LDFLAGS + r"""

@@ -308,6 +308,34 @@ def test_source_change_rebuilds_only_app(lane, fixture_copy, default_build):
         run_docker(["rmi", tag], check=False)
 
 
+@BUILD
+def test_go_build_compiles_the_managers_packages_and_app_only_what_embeds_the_web_app(lane, fixture_copy,
+                                                                                   default_build):
+    """go-build compiles every package the manager imports (not only the worker's), so app's
+    `go build -v` compiles at most `web` and the manager's main package. (On real Flamenco the
+    manager's own packages were once compiled in app, beside the tools: `go build -o DIR`
+    skips the non-main packages it is given.)"""
+    from pipeline import buildkit_log
+
+    src = fixture_copy("manager-packages")
+    module = "example.com/flamenco-mini"
+    pkg = src / "internal/persistence/persistence.go"  # imported by the manager, not by the worker
+    probe = "Probe" + uuid.uuid4().hex[:12]  # a new exported name: the package's export data changes
+    pkg.write_text(pkg.read_text() + f"\n// {probe} changes this package's export data.\nfunc {probe}() int {{ return 1 }}\n")
+    result = lane.build("app", src, label="app (a manager-only package changed)").check()
+    log = buildkit_log.parse(result.output)
+
+    def compiled(stage: str) -> set[str]:
+        (run,) = [v for v in log.stage_steps(stage) if " RUN " in v.title]
+        assert not run.cached, f"{stage} was a cache hit (log {result.log_path})"
+        return {t.strip() for _, t in run.output if t.strip().startswith(module + "/")}
+
+    assert f"{module}/internal/persistence" in compiled("go-build"), compiled("go-build")
+    in_app = compiled("app")
+    assert f"{module}/cmd/flamenco-manager" in in_app and in_app <= {f"{module}/web", f"{module}/cmd/flamenco-manager"}, in_app
+    lane_log(f"app compiled only {sorted(p.removeprefix(module + '/') for p in in_app)} after a manager-only change")
+
+
 # --------------------------------------------------------------------------- #
 # 9. Go module safety
 
