@@ -6,7 +6,8 @@ must keep the direction docs/architecture.md draws.
 - the core (pipeline.core) imports neither dagger nor click nor any other pipeline package;
 - the container scripts (pipeline.container_scripts) import the standard library only (integration.py
   also PyYAML, when importable: the checker installs it only for a source without a JSON spec);
-- nothing outside pipeline.cli imports the CLI.
+- nothing outside pipeline.cli imports the CLI;
+- each package imports only the packages listed before it (ORDER, as the docs list them).
 """
 
 from __future__ import annotations
@@ -157,6 +158,25 @@ def test_container_scripts_import_the_standard_library_only(name):
     """They are copied into containers as single files: nothing of ours is there to import."""
     optional = {"yaml"} if name == f"{SCRIPTS}.integration" else set()
     assert {d for d in GRAPH[name] if d not in sys.stdlib_module_names} - optional == set()
+
+
+#: The packages lowest first, as docs/architecture.md's tree and pipeline/__init__.py list them.
+ORDER = ["pipeline", CORE, SCRIPTS, "pipeline.docker_lane", "pipeline.reports", "pipeline.ci", "pipeline.dagger_lane", CLI]
+
+
+def test_packages_import_only_those_above_them():
+    assert sorted({part(m) for m in MODULES}) == sorted(ORDER)
+    upward = sorted((m, d) for m, deps in GRAPH.items() for d in ours(deps)
+                    if ORDER.index(part(d)) > ORDER.index(part(m)))
+    assert upward == []
+
+
+def test_the_docs_list_the_packages_in_that_order():
+    tree = (ROOT / "docs" / "architecture.md").read_text()
+    listed = [line.split("── ")[1].split("/")[0] for line in tree.splitlines() if line.startswith(("├── ", "└── "))]
+    assert ["pipeline." + name for name in listed] == ORDER[1:]
+    init = MODULES["pipeline"].read_text()
+    assert sorted(ORDER[1:], key=lambda p: init.index(f"``{p}``")) == ORDER[1:]
 
 
 def test_nothing_imports_the_cli():
