@@ -41,8 +41,6 @@ from pipeline.ci.repro_trust import trusted
 
 SCHEMA = "flamenco-pipeline/repro@1"
 FILE_NAME = "repro.json"
-
-
 SECRET_SETTINGS = frozenset({"go_netrc"})  # the subset that are settings (constructor arguments)
 REFERENCE_RE = re.compile(r"^(env|file|cmd|op|vault|libsecret)://\S+$")
 

@@ -21,10 +21,6 @@ from pipeline.ci.repro_call import (
 from pipeline.core.validate import TARGET_RE, USERNAME_RE  # the CLI's own grammars
 
 
-# A repro.json is untrusted input (CI runs on pull requests; their authors control the artifact).
-# Nothing in it runs or prints as a string: `trusted()` validates every field it uses with the
-# validators the flags use, rebuilds the command from those values, and refuses anything else
-# with one line. docs/security.md states the model; tests/test_repro_trust.py proves it.
 KNOWN_KEYS = frozenset({"schema", "recorded_at", "entry", "lane", "function", "arguments", "dagger", "cli",
                         "source", "module", "versions", "settings", "secrets", "ci", "outcome"})
 DAGGER_FUNCTIONS = ("ci", "test", "build", "check", "publish")  # what a record may call
@@ -34,8 +30,6 @@ MAX_FIELD = 8192
 TRUSTED_REFERENCE_RE = re.compile(r"(env|file|op|vault|libsecret)://[A-Za-z0-9_./@:+-]{1,1000}", re.ASCII)
 MODULE_REF_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._/-]{0,300}(?:@[A-Za-z0-9._/+-]{1,200})?", re.ASCII)
 REVISION_RE = re.compile(r"[0-9a-f]{7,64}", re.ASCII)
-
-
 DAGGER_VERSION_RE = re.compile(r"[0-9]{1,4}\.[0-9]{1,4}\.[0-9]{1,4}", re.ASCII)
 
 
