@@ -381,6 +381,25 @@ def plan(args) -> list[tuple[str, str]]:
     return sorted(out, key=lambda ws: not ws[1].startswith("cold"))
 
 
+def local_name(title: str) -> str:
+    """A step title without the registry BuildKit prefixes to local image names (`FROM <registry>/x`)."""
+    return re.sub(r"^FROM [a-z0-9.-]+\.[a-z]+/", "FROM ", title)
+
+
+def recorded_argv(argv: list[str]) -> list[str]:
+    """The command line as results record it: a mirror's address is the machine's, not the result's."""
+    out, hide = [], False
+    for a in argv:
+        if hide:
+            out.append('"$(npm config get registry)"')
+        elif a.startswith("--npm-registry="):
+            a = '--npm-registry="$(npm config get registry)"'
+        if not hide:
+            out.append(a)
+        hide = a == "--npm-registry"
+    return out
+
+
 def ratio(a, b):
     return round(a / b, 4) if a is not None and b else None
 
@@ -447,7 +466,7 @@ def main(argv: list[str] | None = None) -> int:
     say(f"source {src} (Go {go_version}); {len(todo)} scenario runs: {', '.join(f'{w}:{s}' for w, s in todo)}")
     result = {
         "date": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds"),
-        "command": "bench/rebuild.py " + " ".join(argv if argv is not None else sys.argv[1:]),
+        "command": "bench/rebuild.py " + " ".join(recorded_argv(argv if argv is not None else sys.argv[1:])),
         "source": str(args.source), "go_version": go_version,
         "machine": {"cpus": os.cpu_count(), "kernel": platform.release(), "python": platform.python_version(),
                     "docker_engine": docker("version", "--format", "{{.Server.Version}}").stdout.strip()},
@@ -505,7 +524,7 @@ def main(argv: list[str] | None = None) -> int:
         (args.output.parent / f"{args.output.stem}-cold-{who}-timeline.svg").write_text(render_svg(rep))
         result.setdefault("cold_critical_path", {})[who] = rep.get("critical_path")
         result.setdefault("cold_steps", {})[who] = [
-            {"stage": s["name"], "step": st.get("name") or st["title"], "seconds": st["seconds"],
+            {"stage": s["name"], "step": local_name(st.get("name") or st["title"]), "seconds": st["seconds"],
              "start": st["start"], "end": st["end"], "cached": st["cached"]}
             for s in rep["stages"] if s["kind"] == "stage" for st in s.get("steps", []) if not st["cached"]]
     save()

@@ -17,6 +17,7 @@ from pipeline.core import spec
 
 FAKE_GO = """#!/bin/sh
 n=$(cat "$STATE" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE"
+echo "$GOMAXPROCS" >> "$STATE.gomaxprocs"
 case "$(echo "$PLAN" | cut -d, -f$n)" in
   hang) exec sleep 30 ;;
   fail) echo "go: example.com/x@v1.0.0: reading example.com/x: 404 Not Found" >&2; exit 1 ;;
@@ -44,6 +45,14 @@ def test_a_stalled_attempt_is_retried_and_the_step_succeeds(tmp_path):
     assert calls == 2
     assert "attempt 1 stopped after 1s (a stalled fetch?); retrying" in proc.stderr
     assert "module zips fetched: 1" in proc.stdout
+
+
+def test_downloads_run_at_least_eight_at_a_time(tmp_path):
+    """go mod download fetches GOMAXPROCS modules at once: never fewer than 8, nor fewer than the CPUs."""
+    proc, _ = run(tmp_path, "ok")
+    assert proc.returncode == 0, proc.stderr
+    seen = (tmp_path / "calls.gomaxprocs").read_text().split()
+    assert seen == [str(max(len(os.sched_getaffinity(0)), 8))]  # what nproc counts
 
 
 def test_a_real_error_fails_at_once_without_a_retry(tmp_path):

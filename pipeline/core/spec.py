@@ -360,9 +360,14 @@ echo "flamenco-pipeline: go test exit code $(cat /reports/exit-code)"
 # STEP_TIMEOUT. So each attempt gets GO_DOWNLOAD_ATTEMPT seconds and a timed-out attempt is
 # retried (what it fetched stays in the module cache); a real error fails at once.
 # (GO_DOWNLOAD_ATTEMPT_SECONDS overrides the attempt length: tests only.)
+# `go mod download` fetches at most GOMAXPROCS modules at a time (cmd/go/internal/modcmd/
+# download.go: `sem := make(chan token, runtime.GOMAXPROCS(0))`), i.e. 2 on a 2-core builder,
+# though the work is waiting on the network. At least 8: real Flamenco 3.9's 146 zips took
+# 54-62 s with 2 and 44-47 s with 8 (32: no better), fresh module cache, docs/performance.md.
 GO_DOWNLOAD_ATTEMPT = 240
 GO_DOWNLOAD = r"""n=0
-until timeout -k 5 "${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}" go mod download -x 2>>/tmp/go-mod-download.log; do
+cpus="$(nproc 2>/dev/null || echo 1)"
+until GOMAXPROCS="$(( cpus > 8 ? cpus : 8 ))" timeout -k 5 "${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}" go mod download -x 2>>/tmp/go-mod-download.log; do
   rc=$?; n=$((n+1))
   if [ $rc -ne 124 ] && [ $rc -ne 137 ]; then tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; fi
   [ $n -lt 3 ] || { tail -n 5 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download made no progress in 3 attempts of ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (last fetch above); check GOPROXY and the network" >&2; exit 1; }
