@@ -5,7 +5,7 @@
 
 Three builds of a copy of the source, one after the other:
 
-  ours      ``Dockerfile.dev`` as ``flamenco-pipeline docker build`` runs it (pipeline.docker_lane)
+  ours      ``Dockerfile.dev`` as ``flamenco-pipeline docker build`` runs it (pipeline.docker_lane.build)
   before    ``bench/Dockerfile.before``: Dockerfile.dev as it was before issue 11 (git main,
             5d1c0aa): tools (mage too) on the images' path, the whole tree copied into go-source
   baseline  ``bench/Dockerfile.baseline``: one stage, whole source first, no cache mounts,
@@ -66,11 +66,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from pipeline import buildkit_log, spec  # noqa: E402
-from pipeline.build_report import TargetLog, docker_lane_report, render_svg, step_name  # noqa: E402
-from pipeline.docker_lane import build_args, docker_binary, docker_env  # noqa: E402
-from pipeline.settings import load_settings  # noqa: E402
-from pipeline.source_facts import BuildStamp, parse_go_mod  # noqa: E402
+from pipeline.docker_lane import buildkit_log  # noqa: E402
+from pipeline.core import spec
+from pipeline.reports.docker_adapter import TargetLog, docker_lane_report, step_name  # noqa: E402
+from pipeline.reports.svg import render_svg
+from pipeline.docker_lane.build import build_args, docker_binary, docker_env  # noqa: E402
+from pipeline.core.settings import load_settings  # noqa: E402
+from pipeline.core.source_facts import BuildStamp, parse_go_mod  # noqa: E402
 
 BENCH = ROOT / "bench"
 FIXTURE = ROOT / "tests" / "fixtures" / "flamenco-mini"

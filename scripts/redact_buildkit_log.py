@@ -27,8 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from pipeline.build_report import go_env_from_output  # noqa: E402
-from pipeline.buildkit_log import parse  # noqa: E402
+from pipeline.reports.facts import go_env_from_output  # noqa: E402
+from pipeline.docker_lane.buildkit_log import parse  # noqa: E402
 
 _IMAGE_REF = re.compile(r"(FROM |load metadata for |naming to )[a-z0-9-]+(?:\.[a-z0-9-]+)+(?::\d+)?/")
 _URL = re.compile(r"(https?://)([A-Za-z0-9.-]+)")

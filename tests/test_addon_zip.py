@@ -1,4 +1,4 @@
-"""The add-on zip, packed by pipeline/addon_zip.py as Flamenco's magefiles/addonpacker.go packs it.
+"""The add-on zip, packed by pipeline/container_scripts/addon_zip.py as Flamenco's magefiles/addonpacker.go packs it.
 
 The packer runs as the addon stage runs it (`python3 - OUT VERSION < addon_zip.py`,
 working directory the source root), on copies of the fixture and on small trees
@@ -15,7 +15,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import addon_zip, spec
+from pipeline.container_scripts import addon_zip
+from pipeline.core import spec
 from tests.conftest import FIXTURE
 
 PACKER = Path(addon_zip.__file__)

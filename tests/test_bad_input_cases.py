@@ -1,6 +1,6 @@
 """Issue 12 §4/§5: each reported input, through the real CLI, is one line and the right exit code.
 
-Each case is a member of a class fixed in one place (pipeline/validate.py, the settings model,
+Each case is a member of a class fixed in one place (pipeline/core/validate.py, the settings model,
 TextPath, one_line_usage_errors); tests/test_untrusted_settings.py drives the classes with
 arbitrary text. Nothing here needs an engine; an engine start would fail the test.
 """
@@ -15,14 +15,14 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.build_report import SCHEMA_ID
-from pipeline.cli import main
+from pipeline.reports.schema import SCHEMA_ID
+from pipeline.cli.app import main
 from tests.conftest import FIXTURE
 
 
 @pytest.fixture(autouse=True)
 def _no_engine(monkeypatch, tmp_path):
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda *a: pytest.fail("an engine was started"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda *a: pytest.fail("an engine was started"))
     monkeypatch.chdir(tmp_path)
 
 
@@ -54,7 +54,7 @@ def fixture_with_go_line(tmp_path: Path, go_line: str) -> Path:
 @pytest.mark.parametrize("value", ["linux/arm64", "linux/amd64,linux/arm64", '["linux/arm64"]'])
 @pytest.mark.parametrize("where", ["env", "dotenv"])
 def test_platforms_from_env_or_dotenv_take_the_flags_comma_list(tmp_path, monkeypatch, value, where):
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
 
     if where == "env":
         monkeypatch.setenv("FLAMENCO_PIPELINE_PLATFORMS", value)

@@ -12,7 +12,7 @@ import jsonschema
 import pytest
 from click.testing import CliRunner
 
-from pipeline import build_report as br
+from pipeline.reports import dagger_adapter as report_dagger_adapter, docker_adapter as report_docker_adapter, facts as report_facts, markdown as report_markdown, schema as report_schema, svg as report_svg
 from tests.conftest import STAMP, make_pipeline
 from tests.querychain import calls
 
@@ -23,11 +23,11 @@ SVG_NS = "{http://www.w3.org/2000/svg}"
 @pytest.fixture(scope="module")
 def report() -> dict:
     wall = json.loads(COLD.with_suffix(".json").read_text())["wall_seconds"]
-    return br.docker_lane_report([br.TargetLog("app", COLD.read_text(), started=0.0, seconds=wall)], inspect=False)
+    return report_docker_adapter.docker_lane_report([report_docker_adapter.TargetLog("app", COLD.read_text(), started=0.0, seconds=wall)], inspect=False)
 
 
 def test_docker_report_follows_the_schema(report):
-    jsonschema.validate(report, br.SCHEMA)
+    jsonschema.validate(report, report_schema.SCHEMA)
     names = [s["name"] for s in report["stages"]]
     assert {"go-base", "go-deps", "go-source", "app", "(export app)"} <= set(names)
     assert not {"gotestsum", "staticcheck", "go-verify"} & set(names), "--target app needs no tools"
@@ -49,7 +49,7 @@ def test_stage_spans_count_only_steps_that_took_time(report):
 
 
 def test_markdown_has_the_tables_and_links_the_timeline(report):
-    md = br.render_markdown(report)
+    md = report_markdown.render_markdown(report)
     assert "![Stage timeline" in md and "(build-timeline.svg)" in md
     assert "| stage | tier | start (s) | end (s) | wall (s) | busy (s) | cache | critical path |" in md
     assert "| go-source | app |" in md
@@ -63,7 +63,7 @@ def test_markdown_has_the_tables_and_links_the_timeline(report):
 
 
 def test_svg_is_plain_and_marks_the_critical_path(report):
-    svg = br.render_svg(report)
+    svg = report_svg.render_svg(report)
     root = ET.fromstring(svg)  # well-formed
     assert root.tag == f"{SVG_NS}svg"
     assert not [e for e in root.iter() if e.tag in (f"{SVG_NS}script", f"{SVG_NS}foreignObject", f"{SVG_NS}style")]
@@ -73,11 +73,11 @@ def test_svg_is_plain_and_marks_the_critical_path(report):
         assert stage in texts
     bold = {e.text for e in root.iter(f"{SVG_NS}text") if e.get("font-weight") == "bold"}
     assert bold - {texts[0]} == set(report["critical_path"]["stages"]) and "addon" not in bold  # texts[0]: the title
-    assert any(e.get("fill") == br._C_CRIT for e in root.iter(f"{SVG_NS}rect"))
+    assert any(e.get("fill") == report_svg._C_CRIT for e in root.iter(f"{SVG_NS}rect"))
 
 
 def test_report_command_renders_from_the_json(report, tmp_path):
-    from pipeline.cli import main
+    from pipeline.cli.app import main
 
     path = tmp_path / "dist" / "build-report.json"
     path.parent.mkdir()
@@ -111,9 +111,9 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
     }
     go_out = ('flamenco-pipeline: effective Go module settings:\n{\n\t"GOFLAGS": "-mod=readonly",\n'
               '\t"GOVERSION": "go1.26.2"\n}\nflamenco-pipeline: module zips fetched: 0\nall modules verified\n')
-    r = br.dagger_lane_report(timings, stamp=STAMP, go_version="1.26.2", go_deps_output=go_out,
+    r = report_dagger_adapter.dagger_lane_report(timings, stamp=STAMP, go_version="1.26.2", go_deps_output=go_out,
                               base_outputs={"node-base": "v22.1.0\n1.22.22\n"}, wall_seconds=46.0)
-    jsonschema.validate(r, br.SCHEMA)
+    jsonschema.validate(r, report_schema.SCHEMA)
     by = {s["name"]: s for s in r["stages"]}
     assert by["go-deps"]["start"] == 2.0 and by["go-deps"]["seconds"] == 8.0
     assert by["go-build@linux/amd64"]["start"] == 11.0  # after go-source; not the web app, not the tools
@@ -135,7 +135,7 @@ def test_the_dagger_module_writes_the_three_report_files():
     timings = {"go-base": {"started": 0.0, "finished": 1.5, "ok": True},
                "go-deps": {"started": 0.0, "finished": 4.0, "ok": False, "error": "exit code: 1"}}
     report = p._report(timings, {"test_exit_code": 0}, {"size:manager": 123}, 5.0)
-    jsonschema.validate(report, br.SCHEMA)
+    jsonschema.validate(report, report_schema.SCHEMA)
     assert report["lane"] == "dagger" and report["test_exit_code"] == 0
     assert report["images"]["manager"]["size_bytes"] == 123 and report["images"]["worker"]["size_bytes"] is None
     assert report["stamp"] == STAMP and report["stages"][1]["status"] == "failed"
@@ -150,13 +150,13 @@ def test_concurrent_builds_share_one_clock():
 
     A step one build ran is a cache hit in the others, and that hit could only come once
     the step was done: the report places it (and what follows) no earlier."""
-    from pipeline import buildkit_log
+    from pipeline.docker_lane import buildkit_log
 
     meta = json.loads((COLD.parent / "buildkit-plain-concurrent.json").read_text())
-    logs = [br.TargetLog(t, (COLD.parent / name).read_text(), started=0.0, seconds=meta["wall_seconds"][t])
+    logs = [report_docker_adapter.TargetLog(t, (COLD.parent / name).read_text(), started=0.0, seconds=meta["wall_seconds"][t])
             for t, name in meta["logs"].items()]
-    r = br.docker_lane_report(logs, {"manager": "m", "worker": "w"}, inspect=False)
-    jsonschema.validate(r, br.SCHEMA)
+    r = report_docker_adapter.docker_lane_report(logs, {"manager": "m", "worker": "w"}, inspect=False)
+    jsonschema.validate(r, report_schema.SCHEMA)
     by = {s["name"]: s for s in r["stages"]}
     wall = max(meta["wall_seconds"].values())
     assert 0.9 * wall <= r["timing"]["timeline_seconds"] <= wall
@@ -170,7 +170,7 @@ def test_concurrent_builds_share_one_clock():
     assert r["critical_path"]["stages"] == ["go-base", "gotestsum", "test", "reports", "(export reports)"]
     # the reports build's own log and the report on one clock agree on when go test started
     alone = buildkit_log.parse(logs[2].text)
-    spans = buildkit_log.timeline(alone, br.DOCKER_PARENTS)
+    spans = buildkit_log.timeline(alone, report_docker_adapter.DOCKER_PARENTS)
     assert logs[2].target == "reports"
     assert spans[alone.step("test", 2).id].start >= spans[alone.step("gotestsum", 1).id].end
     assert abs(spans[alone.step("test", 2).id].start - by["test"]["start"]) < 1.0
@@ -183,49 +183,49 @@ DATA = Path(__file__).parent / "data"
 @pytest.fixture(scope="module")
 def failed_report() -> dict:
     """A real failed run: yarn install failed on TLS in manager's build, which cancelled build-tools."""
-    logs = [br.TargetLog(t, (DATA / f"buildkit-plain-yarn-tls-{t}.log").read_text(), started=0.0, seconds=8.0)
+    logs = [report_docker_adapter.TargetLog(t, (DATA / f"buildkit-plain-yarn-tls-{t}.log").read_text(), started=0.0, seconds=8.0)
             for t in ("manager", "reports")]
-    tests = br.test_outcome(DATA / "junit-flamenco-mini-fail.xml")
-    return br.docker_lane_report(logs, inspect=False, tests=tests)
+    tests = report_facts.test_outcome(DATA / "junit-flamenco-mini-fail.xml")
+    return report_docker_adapter.docker_lane_report(logs, inspect=False, tests=tests)
 
 
 def test_report_carries_test_counts_from_the_junit_report(failed_report):
-    from pipeline.junit_summary import parse
+    from pipeline.reports.junit import parse
 
-    jsonschema.validate(failed_report, br.SCHEMA)
+    jsonschema.validate(failed_report, report_schema.SCHEMA)
     junit = parse(DATA / "junit-flamenco-mini-fail.xml")
     t = failed_report["tests"]
     assert (t["passed"], t["failed"], t["skipped"]) == (junit.count("passed"), junit.count("failed"), junit.count("skipped"))
     assert t["failures"] == ["example.com/flamenco-mini/internal/appinfo.TestFixtureCanFail"]
-    md = br.render_markdown(failed_report)
+    md = report_markdown.render_markdown(failed_report)
     assert f"**Tests:** {t['passed']} passed, 1 failed, {t['skipped']} skipped" in md
     assert "TestFixtureCanFail" in md
-    svg = ET.fromstring(br.render_svg(failed_report))
+    svg = ET.fromstring(report_svg.render_svg(failed_report))
     assert f"tests: {t['passed']} passed, 1 failed" in svg.find(f"{SVG_NS}title").text
 
 
 def test_test_counts_show_on_the_timelines_test_row():
-    report = br.dagger_lane_report({"go-source": {"started": 0, "finished": 1.0}, "test": {"started": 0, "finished": 5.0}},
+    report = report_dagger_adapter.dagger_lane_report({"go-source": {"started": 0, "finished": 1.0}, "test": {"started": 0, "finished": 5.0}},
                                    tests={"passed": 3, "failed": 0, "skipped": 1, "source": "x"})
-    texts = [t.text for t in ET.fromstring(br.render_svg(report)).iter(f"{SVG_NS}text")]
+    texts = [t.text for t in ET.fromstring(report_svg.render_svg(report)).iter(f"{SVG_NS}text")]
     assert any(t and t.startswith("4.0 s") and "3 passed, 0 failed, 1 skipped" in t for t in texts), texts
 
 
 def test_failed_and_cancelled_stages_are_marked_differently(failed_report):
     by = {s["name"]: s for s in failed_report["stages"]}
     assert by["web-deps"]["status"] == "failed" and by["build-tools"]["status"] == "canceled"
-    md = br.render_markdown(failed_report).splitlines()
+    md = report_markdown.render_markdown(failed_report).splitlines()
     row = lambda name: next(ln for ln in md if ln.startswith(f"| {name} |"))  # noqa: E731
     assert "**FAILED**" in row("web-deps") and "cancelled" not in row("web-deps")
     assert "cancelled" in row("build-tools") and "FAILED" not in row("build-tools") and "ran" not in row("build-tools")
-    svg = ET.fromstring(br.render_svg(failed_report))
+    svg = ET.fromstring(report_svg.render_svg(failed_report))
     fills = {}
     for rect in svg.iter(f"{SVG_NS}rect"):
         tip = rect.find(f"{SVG_NS}title")
         if tip is not None:
             fills.setdefault(tip.text.split(":")[0], set()).add((rect.get("fill"), rect.get("stroke-dasharray")))
-    assert fills["web-deps"] == {(br._C_FAIL, None)}
-    assert fills["build-tools"] == {(br._C_CANCEL, "3 2")}
+    assert fills["web-deps"] == {(report_svg._C_FAIL, None)}
+    assert fills["build-tools"] == {(report_svg._C_CANCEL, "3 2")}
     legend = [t.text for t in svg.iter(f"{SVG_NS}text")]
     assert "failed" in legend and any(t and t.startswith("cancelled") for t in legend)
 
@@ -236,8 +236,8 @@ def test_critical_path_ends_at_the_failure_not_at_what_was_cancelled_later(faile
     for s in stages:  # the cancelled stage ending last must not pull the path to itself
         if s["name"] == "build-tools":
             s["end"] = 30.0
-    assert br._stage_critical_path(stages)["stages"][-1] == "web-deps"
-    dagger = br.dagger_lane_report({
+    assert report_docker_adapter._stage_critical_path(stages)["stages"][-1] == "web-deps"
+    dagger = report_dagger_adapter.dagger_lane_report({
         "go-deps": {"started": 0, "finished": 2.0},
         "go-source": {"started": 0, "finished": 2.5},
         "test": {"started": 0, "finished": 4.0, "ok": False, "error": "boom"},
@@ -249,7 +249,7 @@ def test_critical_path_ends_at_the_failure_not_at_what_was_cancelled_later(faile
 
 def test_internal_rows_are_summed_up_not_listed(failed_report):
     assert any(s["kind"] == "internal" for s in failed_report["stages"])  # kept in the JSON record
-    md = br.render_markdown(failed_report)
+    md = report_markdown.render_markdown(failed_report)
     assert "| (internal) |" not in md and "BuildKit's own work" in md
-    names = [t.text for t in ET.fromstring(br.render_svg(failed_report)).iter(f"{SVG_NS}text")]
+    names = [t.text for t in ET.fromstring(report_svg.render_svg(failed_report)).iter(f"{SVG_NS}text")]
     assert "(internal)" not in names

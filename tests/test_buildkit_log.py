@@ -1,4 +1,4 @@
-"""pipeline.buildkit_log on BuildKit output captured from real builds (tests/data/).
+"""pipeline.docker_lane.buildkit_log on BuildKit output captured from real builds (tests/data/).
 
 ``buildkit-plain-app-cold.log``: Dockerfile.dev ``--target app`` of the fixture
 from nothing (--no-cache, fresh cache-mount ids; Docker 20.10's BuildKit, 2 cores); its wall time is
@@ -15,8 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import buildkit_log, spec
-from pipeline.build_report import DOCKER_PARENTS, go_env_from_output, modules_fetched
+from pipeline.docker_lane import buildkit_log
+from pipeline.core import spec
+from pipeline.reports.docker_adapter import DOCKER_PARENTS
+from pipeline.reports.facts import go_env_from_output, modules_fetched
 
 DATA = Path(__file__).parent / "data"
 COLD = DATA / "buildkit-plain-app-cold.log"
@@ -183,7 +185,7 @@ def test_interleaved_blocks_reannounced_titles_and_multiline_errors():
 
 
 def test_stage_parents_from_the_dockerfile():
-    parents = buildkit_log.stage_parents_from_dockerfile(Path(spec.__file__).parent.parent.joinpath("Dockerfile.dev").read_text())
+    parents = buildkit_log.stage_parents_from_dockerfile(Path(spec.__file__).parents[2].joinpath("Dockerfile.dev").read_text())
     assert parents["go-deps"] == "go-base" and parents["go-base"] is None and parents["reports"] is None
     assert {k: v for k, v in parents.items() if k in DOCKER_PARENTS} == {
         k: v for k, v in DOCKER_PARENTS.items() if k in parents

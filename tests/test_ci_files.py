@@ -21,9 +21,9 @@ import pytest
 import yaml
 from click.testing import CliRunner
 
-from pipeline import ci_commands as cc
-from pipeline.cli import main
-from pipeline.settings import UPSTREAM_GIT_REF, UPSTREAM_GIT_URL
+from pipeline.ci import commands as cc
+from pipeline.cli.app import main
+from pipeline.core.settings import UPSTREAM_GIT_REF, UPSTREAM_GIT_URL
 from tests.conftest import ROOT
 
 GITHUB = {
@@ -33,8 +33,9 @@ GITHUB = {
 }
 GITLAB = ROOT / ".gitlab-ci.yml"
 README = ROOT / "README.md"
-NEW_FILES = [*GITHUB.values(), GITLAB, ROOT / "docs" / "reproducing-ci.md", ROOT / "pipeline" / "ci_commands.py",
-             ROOT / "pipeline" / "repro.py", ROOT / "pipeline" / "cli_repro.py", ROOT / "pipeline" / "junit_summary.py"]
+NEW_FILES = [*GITHUB.values(), GITLAB, ROOT / "docs" / "reproducing-ci.md", ROOT / "pipeline" / "ci" / "commands.py",
+             *(ROOT / "pipeline" / "ci" / f"repro_{part}.py" for part in ("call", "record", "trust", "rerun")),
+             ROOT / "pipeline" / "cli" / "repro.py", ROOT / "pipeline" / "reports" / "junit.py"]
 ACTIONLINT = "github.com/rhysd/actionlint/cmd/actionlint@v1.7.12"
 
 
@@ -301,7 +302,7 @@ def test_lazily_loaded_commands_load_and_keep_help_light():
         assert cmd is not None and cmd.name == name
         r = CliRunner().invoke(main, [name, "--help"])
         assert r.exit_code == 0 and "Usage:" in r.output, r.output
-    code = ("import sys; from click.testing import CliRunner; from pipeline.cli import main; "
+    code = ("import sys; from click.testing import CliRunner; from pipeline.cli.app import main; "
             "r = CliRunner().invoke(main, ['repro', '--help']); assert r.exit_code == 0, r.output; "
             "r = CliRunner().invoke(main, ['verdict', '--help']); assert r.exit_code == 0, r.output; "
             "print('dagger' in sys.modules)")

@@ -9,10 +9,10 @@ import time
 
 from click.testing import CliRunner
 
-from pipeline import spec
-from pipeline.cli import main
-from pipeline.docker_lane import REPO_ROOT
-from pipeline.render_dockerfile import FILES
+from pipeline.core import spec
+from pipeline.cli.app import main
+from pipeline.docker_lane.build import REPO_ROOT
+from pipeline.docker_lane.dockerfile import FILES
 from tests.conftest import FIXTURE
 
 
@@ -86,7 +86,7 @@ def test_dockerfile_has_no_syntax_line_and_every_stage():
 
 def test_help_starts_fast():
     """`--help` must not import dagger or pydantic (measured in a fresh interpreter)."""
-    code = "import sys, pipeline.cli; print('dagger' in sys.modules, 'pydantic' in sys.modules)"
+    code = "import sys, pipeline.cli.app; print('dagger' in sys.modules, 'pydantic' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.split() == ["False", "False"]
     t = time.perf_counter()
@@ -122,7 +122,7 @@ def test_docker_build_without_an_engine_is_one_line_exit_3(tmp_path):
     import os
     import shutil
 
-    from pipeline.docker_lane import docker_binary
+    from pipeline.docker_lane.build import docker_binary
 
     if not shutil.which(docker_binary()):
         import pytest
@@ -139,7 +139,7 @@ def test_docker_build_without_an_engine_is_one_line_exit_3(tmp_path):
 
 
 def test_docker_build_without_a_docker_client_is_exit_3(tmp_path, monkeypatch):
-    monkeypatch.setattr("pipeline.docker_lane.docker_binary", lambda: str(tmp_path / "no-such-docker"))
+    monkeypatch.setattr("pipeline.docker_lane.build.docker_binary", lambda: str(tmp_path / "no-such-docker"))
     r = CliRunner().invoke(main, ["docker", "build", "--source", str(FIXTURE), "--export", str(tmp_path / "d"),
                                   "--git-hash", "abcdef123"])
     assert r.exit_code == 3 and "no docker client found" in r.output

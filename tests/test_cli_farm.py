@@ -5,14 +5,14 @@ from __future__ import annotations
 import pytest
 from click.testing import CliRunner
 
-from pipeline import spec
-from pipeline.cli import main
+from pipeline.core import spec
+from pipeline.cli.app import main
 
 
 @pytest.mark.parametrize("command", ["dev", "integration-test"])
 @pytest.mark.parametrize("workers", ["0", "100", "-1", "three", str(spec.MAX_FARM_WORKERS + 1)])
 def test_bad_workers_is_one_line_exit_2(command, workers, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda *a: pytest.fail("an engine was started"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda *a: pytest.fail("an engine was started"))
     r = CliRunner().invoke(main, [command, "--workers", workers])
     assert r.exit_code == 2
     lines = r.output.strip().splitlines()
@@ -22,7 +22,7 @@ def test_bad_workers_is_one_line_exit_2(command, workers, monkeypatch):
 
 @pytest.mark.parametrize("port", ["0", "65536", "http"])
 def test_bad_port_is_one_line_exit_2(port, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda *a: pytest.fail("an engine was started"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda *a: pytest.fail("an engine was started"))
     r = CliRunner().invoke(main, ["dev", "--port", port])
     assert r.exit_code == 2
     assert r.output.strip().splitlines() == [
@@ -48,7 +48,7 @@ def test_dev_forwards_the_host_port_to_the_managers_port(monkeypatch):
 
         return anyio.run(action, FakePipe())
 
-    monkeypatch.setattr("pipeline.cli.with_pipeline", fake_with_pipeline)
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", fake_with_pipeline)
     r = CliRunner().invoke(main, ["dev", "--workers", "3", "--port", "18080"])
     assert r.exit_code == 0, r.output
     assert seen == {"workers": 3, "blender": False, "ports": [(18080, spec.MANAGER_PORT)]}

@@ -7,8 +7,9 @@ import re
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import COMMAND_SETTINGS, main
-from pipeline.settings_registry import SETTINGS
+from pipeline.cli.app import main
+from pipeline.cli.options import COMMAND_SETTINGS
+from pipeline.core.settings_registry import SETTINGS
 
 COMMANDS = ["plan", "render dockerfile", "build", "test", "check", "ci", "publish", "dev", "integration-test",
             "docker build", "repro", "summary", "report"]

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from pipeline.cli import main
-from pipeline.settings import HOST_OBJECTS, SETTINGS, Settings
+from pipeline.cli.app import main
+from pipeline.core.settings import HOST_OBJECTS, SETTINGS, Settings
 from tests.conftest import FIXTURE
 from tests.fake_engine import FakeEngine
 
@@ -45,7 +45,7 @@ DAGGER_COMMANDS = ("build", "test", "check", "ci", "publish", "dev", "integratio
 @pytest.fixture
 def spy_create(monkeypatch):
     """Records the object the REAL create returned (a pass-through, not a stub)."""
-    from pipeline.main import FlamencoPipeline
+    from pipeline.dagger_lane.main import FlamencoPipeline
 
     made = []
     real = FlamencoPipeline.create.__func__
@@ -99,7 +99,7 @@ def test_publish_pushes_to_the_names_the_user_gave(tmp_path, monkeypatch, spy_cr
 def test_every_setting_is_a_constructor_argument_and_a_flag():
     import inspect
 
-    from pipeline.main import FlamencoPipeline
+    from pipeline.dagger_lane.main import FlamencoPipeline
 
     params = inspect.signature(FlamencoPipeline.create).parameters
     assert set(params) == set(Settings.model_fields)
@@ -156,7 +156,7 @@ def test_build_exits_1_when_tests_failed_with_reports_exported(answer_exit_code,
 )
 def test_errors_inside_the_session_are_one_line_with_the_readme_exit_code(raised, code, line, tmp_path, monkeypatch):
     """Whatever the SDK wraps in SessionError comes out as its own cause, one line."""
-    from pipeline.errors import BuildFailed, UsageError
+    from pipeline.core.errors import BuildFailed, UsageError
 
     def answer(field, chain):
         raise {

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import spec
+from pipeline.core import spec
 from tests.conftest import STAMP, make_pipeline
 from tests.querychain import calls, chain, env, exec_env, sources_copied
 
@@ -48,7 +48,7 @@ def test_user_go_module_override_reaches_the_deps_stage():
 
 
 def test_unsafe_go_settings_are_refused_before_any_container():
-    from pipeline.settings import SettingsError
+    from pipeline.core.settings import SettingsError
 
     with pytest.raises(SettingsError, match="goproxy"):
         make_pipeline(goproxy="direct")

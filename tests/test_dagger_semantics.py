@@ -19,8 +19,8 @@ import pytest
 from click.testing import CliRunner
 from dagger._exceptions import QueryErrorValue
 
-from pipeline import spec
-from pipeline.settings import SettingsError
+from pipeline.core import spec
+from pipeline.core.settings import SettingsError
 from tests.conftest import answer_platforms, make_pipeline
 from tests.querychain import calls, chain, exec_env
 
@@ -167,7 +167,7 @@ def _check_script() -> str:
 
 
 def test_a_failed_exec_names_its_step_and_last_stderr_lines():
-    from pipeline.results import describe_failure
+    from pipeline.dagger_lane.results import describe_failure
 
     stderr = ("\n\nflamenco-pipeline: gofmt would change:\ninternal/a.go\ninternal/b.go\n"
               "[traceparent:00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01]\n")
@@ -179,7 +179,7 @@ def test_a_failed_exec_names_its_step_and_last_stderr_lines():
 
 
 def test_a_timed_out_step_says_so():
-    from pipeline.results import describe_failure
+    from pipeline.dagger_lane.results import describe_failure
 
     (run,) = [s for s in spec.stage("go-deps").steps if isinstance(s, spec.Run)]
     msg = "flamenco-pipeline: step 'go mod download' took longer than 10s and was stopped"
@@ -225,14 +225,14 @@ def engine_answers(monkeypatch):
     monkeypatch.setattr(dagger.Container, "stdout", stdout)
     monkeypatch.setattr(dagger.File, "contents", contents)
     monkeypatch.setattr(dagger.File, "size", size)
-    monkeypatch.setattr("pipeline.main.FlamencoPipeline.integration_test",
+    monkeypatch.setattr("pipeline.dagger_lane.main.FlamencoPipeline.integration_test",
                         lambda self, workers=3: _passing_integration())
     answer_platforms(monkeypatch)
     return answers
 
 
 async def _passing_integration():
-    from pipeline.results import TestResult
+    from pipeline.dagger_lane.results import TestResult
 
     return TestResult(reports=dagger.dag.directory().with_new_file("integration.xml", "<testsuites/>"), exit_code=0)
 
@@ -248,7 +248,7 @@ def test_ci_failure_text_reaches_ci_result_report_and_verdict(engine_answers, tm
     # the CI verdict reads exactly this file
     path = tmp_path / "ci-result.json"
     path.write_text(json.dumps(doc))
-    from pipeline.cli import main
+    from pipeline.cli.app import main
 
     r = CliRunner().invoke(main, ["verdict", str(path)])
     assert r.exit_code == 1
@@ -290,7 +290,7 @@ def test_all_green_ci_writes_a_passing_result(engine_answers, tmp_path):
     assert result.exit_code == doc["exit_code"] == 0 and doc["failures"] == {}
     path = tmp_path / "ci-result.json"
     path.write_text(json.dumps(doc))
-    from pipeline.cli import main
+    from pipeline.cli.app import main
 
     r = CliRunner().invoke(main, ["verdict", str(path)])
     assert r.exit_code == 0 and r.output.splitlines() == [f"{k}: passed" for k in ("test", "check", "build", "integration")]
@@ -298,8 +298,8 @@ def test_all_green_ci_writes_a_passing_result(engine_answers, tmp_path):
 
 # --- build starts everything at once ----------------------------------------------------------------
 def test_build_starts_the_stages_while_go_test_runs(monkeypatch):
-    from pipeline.main import FlamencoPipeline
-    from pipeline.results import TestResult
+    from pipeline.dagger_lane.main import FlamencoPipeline
+    from pipeline.dagger_lane.results import TestResult
 
     stages_started = anyio.Event()
 
@@ -341,7 +341,7 @@ def test_a_git_ref_is_resolved_once_and_that_commit_is_built(monkeypatch):
     assert asked == [["git", "ref"]], "one ref resolution"
     src = [(c.name, dict(c.args)) for c in chain(p.source)]
     assert [n for n, _ in src] == ["git", "commit", "tree"] and src[1][1] == {"id": sha}
-    from pipeline.source_facts import FALLBACK_HASH_LENGTH
+    from pipeline.core.source_facts import FALLBACK_HASH_LENGTH
 
     assert p.git_hash == sha[:FALLBACK_HASH_LENGTH] and p.source_origin.endswith(f"@{sha}")
     view = p._report({}, {})["settings"]
@@ -356,7 +356,7 @@ def test_report_settings_do_not_show_upstream_git_when_a_directory_was_built(pip
 
 # --- image tarballs get the name publish would push ---------------------------------------------------
 def test_tarballs_are_named_like_publish(pipeline):
-    from pipeline.settings import load_settings
+    from pipeline.core.settings import load_settings
 
     for kind in spec.RUNTIME_STAGES:
         tar = pipeline._image_tarball(kind)
@@ -369,7 +369,7 @@ def test_tarballs_are_named_like_publish(pipeline):
 
 # --- workers wait for a healthy manager, for real ------------------------------------------------------
 def test_worker_wait_loop_waits_for_200_then_proceeds(tmp_path):
-    from pipeline.main import wait_for_manager
+    from pipeline.dagger_lane.farm import wait_for_manager
 
     server = tmp_path / "server.py"
     server.write_text(
@@ -399,7 +399,7 @@ def test_worker_wait_loop_waits_for_200_then_proceeds(tmp_path):
 
 
 def test_worker_wait_loop_gives_up_with_one_line(tmp_path):
-    from pipeline.main import wait_for_manager
+    from pipeline.dagger_lane.farm import wait_for_manager
 
     r = subprocess.run(["bash", "-c", wait_for_manager("127.0.0.1", 9, 2) + "\necho started"],
                        capture_output=True, text=True, timeout=60)
@@ -409,8 +409,8 @@ def test_worker_wait_loop_gives_up_with_one_line(tmp_path):
 
 # --- the Docker lane applies the same platform rule --------------------------------------------------
 def test_docker_lane_refuses_a_local_image_of_another_platform():
-    from pipeline.docker_lane import target_platform
-    from pipeline.settings import load_settings
+    from pipeline.docker_lane.build import target_platform
+    from pipeline.core.settings import load_settings
 
     s = load_settings(platforms=["linux/arm64"], runtime_image="standin/debian:12")
     local = {"standin/debian:12": "linux/amd64"}  # what `docker image inspect` answers
@@ -422,8 +422,8 @@ def test_docker_lane_refuses_a_local_image_of_another_platform():
 
 
 def test_build_reports_a_test_stage_that_could_not_run_as_one_message(monkeypatch):
-    from pipeline.errors import BuildFailed
-    from pipeline.main import FlamencoPipeline
+    from pipeline.core.errors import BuildFailed
+    from pipeline.dagger_lane.main import FlamencoPipeline
 
     async def broken_test(self):
         raise exec_error(_check_script(), "go: cannot find main module\n")
@@ -442,7 +442,7 @@ def test_build_reports_a_test_stage_that_could_not_run_as_one_message(monkeypatc
 
 @pytest.mark.parametrize(("stdout", "printed"), [("", []), ("staticcheck: all clean\n", ["staticcheck: all clean"])])
 def test_check_prints_no_empty_line(tmp_path, monkeypatch, stdout, printed):
-    from pipeline.cli import main
+    from pipeline.cli.app import main
     from tests.fake_engine import FakeEngine
     from tests.test_cli_reaches_create import FACTS
 

@@ -21,7 +21,8 @@ from urllib.parse import urlsplit
 import anyio
 import pytest
 
-from pipeline import farm_config, integration, spec
+from pipeline.core import farm_config, spec
+from pipeline.container_scripts import integration
 from tests.conftest import answer_platforms, ROOT, STAMP, make_pipeline
 from tests.querychain import cache_key, calls, chain
 
@@ -86,7 +87,7 @@ def test_dev_binds_exactly_n_distinct_workers(pipeline, workers):
 
 
 def test_workers_reach_the_manager_by_hostname_without_a_binding_cycle(pipeline):
-    from pipeline.main import wait_for_manager
+    from pipeline.dagger_lane.farm import wait_for_manager
 
     for svc in bindings(pipeline.dev(3)).values():
         wait = wait_for_manager(spec.MANAGER_HOSTNAME, spec.MANAGER_PORT)
@@ -255,7 +256,7 @@ def test_compose_farm_uses_the_same_hostname_and_manager_url():
         service = doc["services"][spec.MANAGER_HOSTNAME if kind == "manager" else kind]
         assert service["entrypoint"] == farm_config.start_command(kind), "the same start command as Dagger's"
         assert service["environment"] == farm_config.environment(kind), (
-            f"compose.dev.yml's copy of {farm_config.CONFIG_FILE[kind]} differs from pipeline/farm_config.py")
+            f"compose.dev.yml's copy of {farm_config.CONFIG_FILE[kind]} differs from pipeline/core/farm_config.py")
         assert "command" not in service
 
 
@@ -268,8 +269,8 @@ def test_ci_runs_the_integration_test_and_merges_its_reports(monkeypatch, integr
     """ci() with the engine-bound parts replaced by lazy stand-ins; the rest runs as written."""
     from dagger import dag
 
-    from pipeline.main import FlamencoPipeline
-    from pipeline.results import TestResult
+    from pipeline.dagger_lane.main import FlamencoPipeline
+    from pipeline.dagger_lane.results import TestResult
 
     unit = dag.directory().with_new_file("junit.xml", "<testsuites/>")
     integ = dag.directory().with_new_file("integration.xml", "<testsuites/>")

@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import buildkit_log
-from pipeline.cli import PROGRESS_MODES
-from pipeline.docker_progress import MODES, LiveProgress, failure_lines, resolve_mode
+from pipeline.docker_lane import buildkit_log
+from pipeline.cli.app import PROGRESS_MODES
+from pipeline.docker_lane.progress import MODES, LiveProgress, failure_lines, resolve_mode
 
 DATA = Path(__file__).parent / "data"
 
@@ -179,7 +179,7 @@ def test_dagger_commands_pass_the_engines_progress_through():
 
     from dagger.provisioning._session import _resolve_stderr
 
-    from pipeline.cli import session_config
+    from pipeline.cli.session import session_config
 
     cfg = session_config()
     assert cfg.log_output is sys.stderr

@@ -25,8 +25,8 @@ from pathlib import Path
 import click
 import pytest
 
-from pipeline.cli import main
-from pipeline.settings_registry import SETTINGS
+from pipeline.cli.app import main
+from pipeline.core.settings_registry import SETTINGS
 
 ROOT = Path(__file__).resolve().parent.parent
 README = ROOT / "README.md"
@@ -67,7 +67,7 @@ def cli_options() -> dict[str, set[str]]:
 
 def dagger_arguments() -> set[str]:
     """Options `dagger call` accepts for this module: constructor and function arguments, and core ones."""
-    from pipeline.main import FlamencoPipeline
+    from pipeline.dagger_lane.main import FlamencoPipeline
 
     names = set(inspect.signature(FlamencoPipeline.create).parameters)
     for _, fn in inspect.getmembers(FlamencoPipeline, callable):

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from pipeline import spec
-from pipeline.docker_lane import REPO_ROOT
+from pipeline.core import spec
+from pipeline.docker_lane.build import REPO_ROOT
 
 STAGE_NAMES = {s.name for s in spec.STAGES}
 

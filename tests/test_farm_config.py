@@ -1,4 +1,4 @@
-"""pipeline/farm_config.py: the farm's flamenco-manager.yaml and flamenco-worker.yaml.
+"""pipeline/core/farm_config.py: the farm's flamenco-manager.yaml and flamenco-worker.yaml.
 
 The key names and the first-run rule are Flamenco 3.9's (internal/manager/config/,
 internal/worker/config.go); these tests check what we generate and that the
@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from pipeline import farm_config, spec
+from pipeline.core import farm_config, spec
 
 
 def test_manager_config_is_not_a_first_run_and_parses_as_yaml():
@@ -72,6 +72,6 @@ def test_module_prints_a_config(tmp_path):
     import sys
 
     root = Path(__file__).resolve().parents[1]
-    out = subprocess.run([sys.executable, "-m", "pipeline.farm_config", "worker"], cwd=root,
+    out = subprocess.run([sys.executable, "-m", "pipeline.core.farm_config", "worker"], cwd=root,
                          capture_output=True, text=True, check=True)
     assert out.stdout == farm_config.worker_yaml()

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import FIXTURE
+from tests.conftest import FIXTURE, require_go
 
 MESSAGE = "this test requires running as normal user, not root (0)"
 RUN = ["-test.short", "-test.v", "-test.run", "TestCheckSharedStoragePath"]
@@ -25,11 +25,7 @@ RUN = ["-test.short", "-test.v", "-test.run", "TestCheckSharedStoragePath"]
 @pytest.fixture(scope="module")
 def test_binary(tmp_path_factory):
     """internal/sharedstorage's test binary, in a directory any user can read."""
-    go = shutil.which("go")
-    if go is None:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
-            pytest.fail("no Go toolchain on PATH (CI installs one: .ci/run)", pytrace=False)
-        pytest.skip("no Go toolchain on PATH")
+    go = require_go()
     src = tmp_path_factory.mktemp("src") / "flamenco-mini"
     shutil.copytree(FIXTURE, src)
     shared = Path(tempfile.mkdtemp(prefix="fixture-sharedstorage-"))

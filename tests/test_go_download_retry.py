@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import spec
+from pipeline.core import spec
 
 FAKE_GO = """#!/bin/sh
 n=$(cat "$STATE" 2>/dev/null || echo 0); n=$((n+1)); echo $n > "$STATE"

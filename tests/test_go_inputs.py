@@ -1,10 +1,10 @@
-"""pipeline.go_inputs: what a tree's Go build reads, against what the Go stages copy (spec.GO_SOURCES)."""
+"""pipeline.core.go_inputs: what a tree's Go build reads, against what the Go stages copy (spec.GO_SOURCES)."""
 
 from __future__ import annotations
 
 import shutil
 
-from pipeline import go_inputs, spec
+from pipeline.core import go_inputs, spec
 from tests.conftest import FIXTURE
 
 

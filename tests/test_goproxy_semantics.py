@@ -9,16 +9,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.conftest import require_go
+
 
 @pytest.fixture(autouse=True)
 def _needs_go():
     """The real go command (and its module proxy) is the thing under test: CI fails without it."""
-    import shutil
-
-    if shutil.which("go") is None:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
-            pytest.fail("no Go toolchain on PATH (CI installs one: .ci/run)", pytrace=False)
-        pytest.skip("no Go toolchain on PATH (see README: Developing)")
+    require_go()
 
 
 def _go(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess:

@@ -1,4 +1,4 @@
-"""pipeline/image_names.py on an archive shaped like Dagger's asTarball output (offline)."""
+"""pipeline/container_scripts/image_names.py on an archive shaped like Dagger's asTarball output (offline)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tarfile
 
 import pytest
 
-from pipeline import image_names
+from pipeline.container_scripts import image_names
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes) -> None:

@@ -1,4 +1,4 @@
-"""pipeline/integration.py against the real fixture binaries, run as host processes.
+"""pipeline/container_scripts/integration.py against the real fixture binaries, run as host processes.
 
 The Manager and Workers are the fixture's own programs, built here with the host's
 Go toolchain (CI installs one; elsewhere these tests skip without it). The
@@ -20,8 +20,9 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from pipeline import farm_config, integration, spec
-from tests.conftest import FIXTURE, STAMP
+from pipeline.core import farm_config, spec
+from pipeline.container_scripts import integration
+from tests.conftest import FIXTURE, STAMP, require_go
 
 SCRIPT = Path(integration.__file__)
 APPINFO = "example.com/flamenco-mini/internal/appinfo"
@@ -36,11 +37,7 @@ def _free_port() -> int:
 
 def build_binaries(tmp_path_factory, release_cycle: str) -> Path:
     """flamenco-manager and flamenco-worker, stamped like the pipeline stamps them."""
-    go = shutil.which("go")
-    if go is None:
-        if os.environ.get("CI", "").strip().lower() in ("true", "1"):
-            pytest.fail("no Go toolchain on PATH (CI installs one: .ci/run)", pytrace=False)
-        pytest.skip("no Go toolchain on PATH")
+    go = require_go()
     src = tmp_path_factory.mktemp("src") / "flamenco-mini"
     shutil.copytree(FIXTURE, src)
     # The web app build (node) stands in as its output: an index.html to embed.
@@ -87,7 +84,7 @@ def farm(binaries, tmp_path):
     started: list[subprocess.Popen] = []
 
     def start(workers: int, bins: Path = binaries, configured: bool = True, worker_cmd=None) -> HostFarm:
-        """configured: the farm's generated config files (pipeline/farm_config.py), as in both lanes.
+        """configured: the farm's generated config files (pipeline/core/farm_config.py), as in both lanes.
 
         worker_cmd(i, url, cwd) -> argv replaces the fixture's worker (a misbehaving one)."""
         cwd = tmp_path / "data"

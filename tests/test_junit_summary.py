@@ -18,8 +18,8 @@ import junitparser
 import pytest
 from click.testing import CliRunner
 
-from pipeline import junit_summary as js
-from pipeline.cli import main
+from pipeline.reports import junit as js
+from pipeline.cli.app import main
 from tests.conftest import ROOT
 
 DATA = ROOT / "tests" / "data"
@@ -130,7 +130,7 @@ def test_stored_reports_are_what_gotestsum_wrote():
 def test_testify_failure_shows_the_assertion_and_its_message_not_just_the_location():
     """tests/data/junit-testify-fail.xml: gotestsum v1.13.0's JUnit of a real testify
     assert.Equal failure (go 1.26, testify v1.12.1; the test file's path rewritten to /src)."""
-    from pipeline.junit_summary import parse, render
+    from pipeline.reports.junit import parse, render
 
     md = render(parse(Path(__file__).parent / "data" / "junit-testify-fail.xml"))
     row = next(ln for ln in md.splitlines() if "TestMeta" in ln and ln.startswith("|"))

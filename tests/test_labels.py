@@ -12,7 +12,8 @@ import subprocess
 
 import pytest
 
-from pipeline import render_dockerfile, spec
+from pipeline.docker_lane import dockerfile as render_dockerfile
+from pipeline.core import spec
 
 
 def _stage_lines(name: str) -> list[str]:

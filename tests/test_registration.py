@@ -32,7 +32,7 @@ def typedefs():
 def test_dagger_json_and_pyproject_agree_with_the_runtime_rules():
     dj = json.loads((ROOT / "dagger.json").read_text())
     py = tomllib.loads((ROOT / "pyproject.toml").read_text())
-    from pipeline.ci_commands import MIN_ENGINE_VERSION
+    from pipeline.ci.commands import MIN_ENGINE_VERSION
 
     pin = (ROOT / "constraints/engine.txt").read_text().split("==")[1].strip()
     assert dj["engineVersion"] == f"v{MIN_ENGINE_VERSION}", "engineVersion is the lowest engine we support"
@@ -75,7 +75,7 @@ def test_constructor_takes_the_settings(typedefs):
     main = next(o for o in typedefs if o["name"] == "FlamencoPipeline")
     (ctor,) = [f for f in main["functions"] if f["constructor"]]
     args = {a["name"] for a in ctor["args"]}
-    from pipeline.settings import Settings
+    from pipeline.core.settings import Settings
 
     assert {"source", "goproxy", "gosumdb", "ca_cert", "platforms", "git_ref"} <= args
     assert args <= set(Settings.model_fields), "every constructor argument is a validated setting"
@@ -87,7 +87,7 @@ def _policy(fn: dict) -> str | None:
 
 def test_every_function_declares_its_cache_policy(typedefs):
     """No function falls back to the engine's 7-day default; `ci` and the farm test always run."""
-    from pipeline.main import CACHE_POLICIES
+    from pipeline.dagger_lane.main import CACHE_POLICIES
 
     expected_enum = {"never": "Never", "session": "PerSession"}
     main = next(o for o in typedefs if o["name"] == "FlamencoPipeline")
@@ -112,8 +112,8 @@ def test_the_constructor_is_per_session_through_dagger_json(typedefs):
 
 
 def test_source_argument_ignores_what_the_pipeline_writes(typedefs):
-    from pipeline import ci_commands as cc
-    from pipeline import spec
+    from pipeline.ci import commands as cc
+    from pipeline.core import spec
 
     main = next(o for o in typedefs if o["name"] == "FlamencoPipeline")
     (ctor,) = [f for f in main["functions"] if f["constructor"]]

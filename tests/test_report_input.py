@@ -3,7 +3,7 @@
 A report can come from any CI run (a pull request's included). The real CLI through
 CliRunner on files written here; the report itself is built from a real BuildKit log
 (tests/data) by the real adapter. jsonschema (a test dependency) is the reference the
-runtime checker (pipeline/schema_check.py) must agree with.
+runtime checker (pipeline/core/schema_check.py) must agree with.
 """
 
 from __future__ import annotations
@@ -18,16 +18,16 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, given, settings as hsettings, strategies as st
 
-from pipeline import build_report as br
-from pipeline.cli import main
-from pipeline.schema_check import first_error
+from pipeline.reports import docker_adapter as report_docker_adapter, schema as report_schema, svg as report_svg
+from pipeline.cli.app import main
+from pipeline.core.schema_check import first_error
 
 COLD = Path(__file__).parent / "data" / "buildkit-plain-app-cold.log"
 
 
 @pytest.fixture(scope="module")
 def report() -> dict:
-    return br.docker_lane_report([br.TargetLog("app", COLD.read_text(), started=0.0, seconds=100.0)], inspect=False)
+    return report_docker_adapter.docker_lane_report([report_docker_adapter.TargetLog("app", COLD.read_text(), started=0.0, seconds=100.0)], inspect=False)
 
 
 def run_report(tmp_path: Path, data) -> object:
@@ -44,7 +44,7 @@ def one_line_exit_2(r, needle: str):
 
 @pytest.mark.parametrize("change, needle", [
     (lambda r: r.update(stages="go-base"), "stages: is str, expected array"),
-    (lambda r: {"schema": br.SCHEMA_ID}, "missing required key 'lane'"),
+    (lambda r: {"schema": report_schema.SCHEMA_ID}, "missing required key 'lane'"),
     (lambda r: r["stages"][0].update(start="0"), "stages[0].start"),
     (lambda r: r["stages"][0].update(end=-1), "below 0"),
     (lambda r: r["stages"][0].update(steps=[{"start": 0}]), "stages[0].steps[0]: missing required key 'end'"),
@@ -70,9 +70,9 @@ def test_huge_times_render_a_bounded_chart(tmp_path, report, end):
     data["stages"][0]["end"] = data["stages"][0]["seconds"] = end
     r = run_report(tmp_path, data)
     assert r.exit_code == 0, r.output
-    svg = (tmp_path / "out" / br.FILES["svg"]).read_text()
+    svg = (tmp_path / "out" / report_schema.FILES["svg"]).read_text()
     ticks = re.findall(r'text-anchor="middle"[^>]*>([^<]*) s</text>', svg)
-    assert 2 <= len(ticks) <= br.MAX_TICKS + 1
+    assert 2 <= len(ticks) <= report_svg.MAX_TICKS + 1
     assert len(svg) < 50_000 + 2_000 * len(data["stages"])
 
 
@@ -83,7 +83,7 @@ def test_strings_from_the_report_are_inert_markdown(tmp_path, report):
     data["notes"] = ["line\n## injected heading", "`code` [link](javascript:alert(1))"]
     r = CliRunner().invoke(main, ["report", str(_write(tmp_path, data)), "--output-dir", str(tmp_path / "o")])
     assert r.exit_code == 0, r.output
-    md = (tmp_path / "o" / br.FILES["markdown"]).read_text()
+    md = (tmp_path / "o" / report_schema.FILES["markdown"]).read_text()
     assert "<img" not in md and "![a](" not in md and "[link](" not in md and "\n## injected" not in md
     assert "x \\| y" in md  # the table row is not split
 
@@ -113,9 +113,9 @@ def test_schema_check_agrees_with_jsonschema(report, data):
         del target[path[-1]]
     else:
         target[path[-1]] = data.draw(_values)
-    ours = first_error(doc, br.SCHEMA) is None
-    theirs = jsonschema.Draft202012Validator(br.SCHEMA).is_valid(doc)
-    assert ours == theirs, (path, first_error(doc, br.SCHEMA))
+    ours = first_error(doc, report_schema.SCHEMA) is None
+    theirs = jsonschema.Draft202012Validator(report_schema.SCHEMA).is_valid(doc)
+    assert ours == theirs, (path, first_error(doc, report_schema.SCHEMA))
 
 
 def _paths(value, prefix=()):
@@ -131,5 +131,5 @@ def _paths(value, prefix=()):
 
 
 def test_the_valid_report_is_valid_for_both(report):
-    assert first_error(report, br.SCHEMA) is None
-    jsonschema.validate(report, br.SCHEMA)
+    assert first_error(report, report_schema.SCHEMA) is None
+    jsonschema.validate(report, report_schema.SCHEMA)

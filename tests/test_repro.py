@@ -20,10 +20,10 @@ import pytest
 from click.testing import CliRunner
 
 from pipeline import __version__
-from pipeline import ci_commands as cc
-from pipeline import repro as rp
-from pipeline.cli import main
-from pipeline.settings import UPSTREAM_GIT_URL
+from pipeline.ci import commands as cc
+from pipeline.ci import repro_call, repro_record, repro_rerun
+from pipeline.cli.app import main
+from pipeline.core.settings import UPSTREAM_GIT_URL
 from tests.conftest import FIXTURE, ROOT
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",
@@ -96,7 +96,7 @@ def test_ci_record_round_trips_through_print_to_the_identical_dagger_call_line(w
     assert printed_commands(r.output)[0] == cc.dagger_call(cc.PIPELINE_JOB.calls[0], interactive=True)
 
     rec = json.loads((work / "repro.json").read_text())
-    assert rec["schema"] == rp.SCHEMA and rec["entry"] == "dagger-call" and rec["function"] == "ci"
+    assert rec["schema"] == repro_record.SCHEMA and rec["entry"] == "dagger-call" and rec["function"] == "ci"
     assert rec["source"] == {"kind": "local", "path": "flamenco", "revision": git(work / "flamenco", "rev-parse", "HEAD"),
                              "dirty": False, "url": UPSTREAM_GIT_URL}
     assert rec["module"]["ref"] == "." and rec["module"]["revision"] == git(work, "rev-parse", "HEAD")
@@ -126,9 +126,9 @@ def test_flamenco_repo_record_names_the_remote_module(work):
     "check",
 ])
 def test_dagger_call_argv_round_trips(args):
-    call = rp.DaggerCall.parse(args)
+    call = repro_call.DaggerCall.parse(args)
     assert call.line() == "dagger call " + args
-    assert rp.DaggerCall.parse(call.argv()[1:]).argv() == call.argv()
+    assert repro_call.DaggerCall.parse(call.argv()[1:]).argv() == call.argv()
 
 
 def test_record_refuses_ambiguous_flags_and_unknown_arguments(work):
@@ -143,7 +143,7 @@ def test_record_refuses_ambiguous_flags_and_unknown_arguments(work):
 
 # --- CLI runs write repro.json --------------------------------------------------------------------
 def test_cli_ci_writes_repro_json_equivalent_to_the_ci_line(work, monkeypatch):
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: (1, "test: failed (go test exit 1)"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: (1, "test: failed (go test exit 1)"))
     r = invoke("ci", "--source", "flamenco", "--export", "dist")
     assert r.exit_code == 1, r.output
     path = work / "dist" / "repro.json"
@@ -158,7 +158,7 @@ def test_cli_ci_writes_repro_json_equivalent_to_the_ci_line(work, monkeypatch):
 
 
 def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkeypatch):
-    from pipeline import cli
+    from pipeline.cli import app as cli
 
     seen = {}
 
@@ -166,7 +166,7 @@ def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkey
         seen["before"] = json.loads((work / "out" / "repro.json").read_text())["outcome"]
         cli.fail("could not start or reach a Dagger engine (no docker); it needs a container runtime", cli.EXIT_ENGINE)
 
-    monkeypatch.setattr("pipeline.cli.with_pipeline", engine_down)
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", engine_down)
     r = invoke("build", "--source", "flamenco", "--export", "out", "--go-version", "1.26.2")
     assert r.exit_code == 3
     assert seen["before"] == {"exit_code": None}
@@ -179,7 +179,7 @@ def test_repro_json_is_written_before_the_run_and_keeps_the_failure(work, monkey
 def test_boolean_and_image_name_settings(work, monkeypatch):
     """Every setting, the image names included, is a constructor argument: nothing is left out."""
     monkeypatch.setenv("FLAMENCO_PIPELINE_MANAGER_IMAGE_NAME", "farm-manager")
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: (0, "all passed"))
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: (0, "all passed"))
     r = invoke("ci", "--source", "flamenco", "--allow-unsafe-go-modules", "--platforms", "linux/amd64,linux/arm64")
     assert r.exit_code == 0, r.output
     rec = json.loads((work / "dist" / "repro.json").read_text())
@@ -202,7 +202,7 @@ def test_boolean_and_image_name_settings(work, monkeypatch):
 def test_cli_without_git_records_the_ci_hash_it_used(work, monkeypatch):
     shutil.rmtree(work / "flamenco" / ".git")
     monkeypatch.setenv("GITHUB_SHA", "0123456789abcdef0123456789abcdef01234567")
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: "ok")
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: "ok")
     r = invoke("check", "--source", "flamenco")
     assert r.exit_code == 0, r.output
     rec = json.loads((work / "repro.json").read_text())
@@ -212,19 +212,19 @@ def test_cli_without_git_records_the_ci_hash_it_used(work, monkeypatch):
 
 
 def test_docker_lane_record(work, monkeypatch):
-    monkeypatch.setattr("pipeline.docker_lane.DockerBuild.run",
+    monkeypatch.setattr("pipeline.docker_lane.build.DockerBuild.run",
                         lambda self, log_path=None, **_: subprocess.CompletedProcess([], 0, "", ""))
-    monkeypatch.setattr("pipeline.docker_lane.engine_problem", lambda: None)  # the engine: the outer boundary
+    monkeypatch.setattr("pipeline.docker_lane.build.engine_problem", lambda: None)  # the engine: the outer boundary
     r = invoke("docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out")
     assert r.exit_code == 0, r.output
-    rec = rp.load(work / "out" / "repro.json")
+    rec = repro_record.load(work / "out" / "repro.json")
     assert rec["lane"] == "docker" and rec["dagger"] is None and rec["outcome"]["exit_code"] == 0
     assert rec["cli"]["argv"] == ["docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out"]
     r = invoke("repro", "out/repro.json", "--print")
     assert "no `dagger call` equivalent" in r.output
     assert printed_commands(r.output) == ["flamenco-pipeline docker build --source flamenco --target go-base --export out"]
-    argv, _ = rp.rerun_argv(rec, interactive=False)
-    assert argv == [*rp.CLI_PREFIX, *rec["cli"]["argv"]]
+    argv, _ = repro_rerun.rerun_argv(rec, interactive=False)
+    assert argv == [*repro_rerun.CLI_PREFIX, *rec["cli"]["argv"]]
     r = invoke("repro", "out/repro.json", "-i")
     assert r.exit_code == 2 and "--interactive" in r.output and "Docker lane" in r.output
 
@@ -235,7 +235,7 @@ def test_canary_secret_never_reaches_repro_json_summaries_or_output(work, monkey
     netrc = tmp_path / "netrc"
     netrc.write_text(f"machine git.corp.example login ci password {canary}\n")
     monkeypatch.setenv("REGISTRY_PASSWORD", canary)
-    monkeypatch.setattr("pipeline.cli.with_pipeline", lambda settings, action: "registry.example/team/flamenco-manager:3.9")
+    monkeypatch.setattr("pipeline.cli.app.with_pipeline", lambda settings, action: "registry.example/team/flamenco-manager:3.9")
     outputs = []
     r = invoke("publish", "--source", "flamenco", "--registry", "registry.example/team", "--username", "ci",
                "--go-netrc", str(netrc))
@@ -333,7 +333,7 @@ def test_rerun_outside_a_pipeline_checkout(work, fake_dagger, tmp_path):
     (None, "no such file"),
     ("{not json", "not JSON"),
     ('{"schema": "other/1"}', "expected 'flamenco-pipeline/repro@1'"),
-    (json.dumps({"schema": rp.SCHEMA}), "missing key"),
+    (json.dumps({"schema": repro_record.SCHEMA}), "missing key"),
 ])
 def test_bad_repro_file_is_one_line_exit_2(tmp_path, content, problem):
     p = tmp_path / "repro.json"

@@ -3,7 +3,7 @@
 The real `flamenco-pipeline repro` code path (CliRunner on the real CLI, real git
 checkouts from tests/test_repro.py's `work` fixture). Only the final process boundary is
 replaced: the Dagger CLI by a stand-in that logs its argv (`_EXPERIMENTAL_DAGGER_CLI_BIN`),
-and for the Docker lane `subprocess.call` in pipeline.repro, which would exec our own CLI.
+and for the Docker lane `subprocess.call` in pipeline.ci.repro_rerun, which would exec our own CLI.
 Each hostile record is a valid record with one field changed, so a refusal can only come
 from that field.
 """
@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import ci_commands as cc
-from pipeline import repro as rp
+from pipeline.ci import commands as cc
+from pipeline.ci import repro_rerun
 from tests.test_repro import fake_dagger, invoke, work  # noqa: F401 (fixtures)
 
 
@@ -41,7 +41,7 @@ def dagger_record(work) -> dict:
 
 @pytest.fixture
 def docker_record(work, monkeypatch) -> dict:
-    monkeypatch.setattr("pipeline.docker_lane.DockerBuild.run",
+    monkeypatch.setattr("pipeline.docker_lane.build.DockerBuild.run",
                         lambda self, log_path=None, **kw: subprocess.CompletedProcess([], 0, "", ""))
     r = invoke("docker", "build", "--source", "flamenco", "--target", "go-base", "--export", "out",
                "--worker-image-name", "farm-worker")
@@ -55,7 +55,7 @@ def docker_record(work, monkeypatch) -> dict:
 def execs(monkeypatch) -> list:
     """The Docker lane's exec boundary: what would have been executed, and with which env."""
     calls: list = []
-    monkeypatch.setattr(rp.subprocess, "call", lambda argv, cwd=None, env=None: calls.append((argv, env)) or 5)
+    monkeypatch.setattr(repro_rerun.subprocess, "call", lambda argv, cwd=None, env=None: calls.append((argv, env)) or 5)
     return calls
 
 
@@ -88,8 +88,8 @@ def test_valid_docker_record_prints_and_runs_the_same_argv_and_env(work, docker_
     (printed,) = commands(r.output)
     assert invoke("repro", "out/repro.json").exit_code == 5
     (argv, env), = execs
-    assert argv[: len(rp.CLI_PREFIX)] == list(rp.CLI_PREFIX)
-    assert printed == ["flamenco-pipeline", *argv[len(rp.CLI_PREFIX):]]
+    assert argv[: len(repro_rerun.CLI_PREFIX)] == list(repro_rerun.CLI_PREFIX)
+    assert printed == ["flamenco-pipeline", *argv[len(repro_rerun.CLI_PREFIX):]]
     assert "farm-worker" in printed and not any(k.startswith("FLAMENCO_PIPELINE_") for k in env)
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from hypothesis import given, settings as hsettings, strategies as st
 
-from pipeline import validate
-from pipeline.settings import ArgSettings, Settings, SettingsError, load_settings
+from pipeline.core import validate
+from pipeline.core.settings import ArgSettings, Settings, SettingsError, load_settings
 from tests.conftest import FIXTURE
 
 
@@ -131,8 +131,8 @@ def test_npm_registry_must_be_a_plain_http_url(value):
 
 
 def test_npm_registry_reaches_the_web_deps_step_in_both_lanes():
-    from pipeline.docker_lane import build_args
-    from pipeline.source_facts import BuildStamp
+    from pipeline.docker_lane.build import build_args
+    from pipeline.core.source_facts import BuildStamp
 
     s = load_settings(npm_registry="https://npm.mirror.example/")
     assert build_args(s, BuildStamp("3.9", "abc1234", "beta"), "1.26.2")["NPM_REGISTRY"] == "https://npm.mirror.example/"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import source_facts
-from pipeline.source_facts import FALLBACK_HASH_LENGTH, hash_from_ci_env, hash_from_git_files, local_stamp
+from pipeline.core import source_facts
+from pipeline.core.source_facts import FALLBACK_HASH_LENGTH, hash_from_ci_env, hash_from_git_files, local_stamp
 from tests.conftest import FIXTURE
 
 GIT_ENV = {"GIT_AUTHOR_NAME": "t", "GIT_AUTHOR_EMAIL": "t@example.invalid",

@@ -21,9 +21,10 @@ import pytest
 from click.testing import CliRunner
 from hypothesis import HealthCheck, example, given, settings as hsettings, strategies as st
 
-from pipeline import repro as rp
-from pipeline.cli import SETTING_FLAGS, main
-from pipeline.settings import ENV_PREFIX, Settings, load_settings
+from pipeline.ci import repro_record, repro_rerun, repro_trust
+from pipeline.cli.app import main
+from pipeline.core.settings_registry import SETTING_FLAGS
+from pipeline.core.settings import ENV_PREFIX, Settings, load_settings
 
 CANARY = f"canary{uuid.uuid4().hex[:12]}"
 FLAGS = {name for name, _, _ in SETTING_FLAGS}
@@ -74,9 +75,9 @@ def _run(name: str, source: str, value: str, cwd: Path):
 
 def _assert_shell_lines_are_exact(settings) -> None:
     """What `repro --print` would show for a run with these settings: each shell line is one command."""
-    rec = rp.record_for_cli("check", settings, export=None)
-    t = rp.trusted(rec)
-    printed = rp.describe(t).split("\n")
+    rec = repro_record.record_for_cli("check", settings, export=None)
+    t = repro_trust.trusted(rec)
+    printed = repro_rerun.describe(t).split("\n")
     commands = [ln for ln in printed if not ln.startswith("#")]
     assert commands == [t.call.line(), t.cli_line()]
     assert shlex.split(commands[0]) == ["dagger", *t.call.argv()]
@@ -121,13 +122,13 @@ def test_the_file_writers_redact_credentials_whatever_reaches_them(tmp_path):
     """Last line of defence: repro.json and build-report writers redact URL credentials in any string."""
     import json
 
-    from pipeline import build_report as br
+    from pipeline.reports import docker_adapter as report_docker_adapter, files as report_files
 
     leaky = f"https://user:{CANARY}@host.example/x and https://{CANARY}@host.example/y"
-    path = rp.write({"schema": rp.SCHEMA, "note": leaky, leaky: [leaky]}, tmp_path / "repro.json")
-    report = br.docker_lane_report([br.TargetLog("app", "", started=0.0, seconds=1.0)], inspect=False)
+    path = repro_record.write({"schema": repro_record.SCHEMA, "note": leaky, leaky: [leaky]}, tmp_path / "repro.json")
+    report = report_docker_adapter.docker_lane_report([report_docker_adapter.TargetLog("app", "", started=0.0, seconds=1.0)], inspect=False)
     report["notes"] = [leaky]
-    files = br.write_report_files(report, tmp_path / "out")
+    files = report_files.write_report_files(report, tmp_path / "out")
     for p in [path, *files.values()]:
         assert CANARY not in p.read_text(), p
     for p in (path, files["json"], files["markdown"]):

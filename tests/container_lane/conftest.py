@@ -1,7 +1,7 @@
 """Fixtures of the container lane: the engine, the stand-in base images, copies
 of the fixture project, and the default build that most tests inspect.
 
-Every build goes through :mod:`pipeline.docker_lane` (``build_args`` and
+Every build goes through :mod:`pipeline.docker_lane.build` (``build_args`` and
 ``DockerBuild``), so the command lines tested here are the ones users get.
 Run with ``-s`` to see the ``[lane] ...`` wall times of each part.
 """
@@ -17,10 +17,10 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import spec
-from pipeline.docker_lane import DockerBuild, build_args
-from pipeline.settings import Settings, load_settings
-from pipeline.source_facts import BuildStamp
+from pipeline.core import spec
+from pipeline.docker_lane.build import DockerBuild, build_args
+from pipeline.core.settings import Settings, load_settings
+from pipeline.core.source_facts import BuildStamp
 
 from .engine import engine_available, timed
 from .standins import ensure_standins_timed
@@ -124,7 +124,7 @@ class BuildResult:
 
 
 class Lane:
-    """Settings, build args and ``docker build`` runs, all through pipeline.docker_lane."""
+    """Settings, build args and ``docker build`` runs, all through pipeline.docker_lane.build."""
 
     def __init__(self, standins: dict[str, str], log_dir: Path):
         self.standins = standins

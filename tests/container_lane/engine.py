@@ -16,7 +16,7 @@ import subprocess
 import time
 from collections.abc import Sequence
 
-from pipeline.buildkit_log import parse_plain_progress, step_output  # noqa: F401 (re-exported)
+from pipeline.docker_lane.buildkit_log import parse_plain_progress, step_output  # noqa: F401 (re-exported)
 
 DOCKER = "/usr/bin/docker"
 
@@ -109,7 +109,7 @@ def image_label(tag: str, key: str) -> str | None:
     return labels.get(key)
 
 
-# BuildKit ``--progress=plain`` is parsed by pipeline.buildkit_log (the one parser);
+# BuildKit ``--progress=plain`` is parsed by pipeline.docker_lane.buildkit_log (the one parser);
 # these two names stay importable from here for the tests.
 
 

@@ -4,7 +4,7 @@ Not in the default run (it installs Debian's Blender, hundreds of packages): run
 
     ./scripts/test -m blender tests/container_lane/test_blender.py -s
 
-It builds `worker-blender` (Dockerfile.dev, from pipeline/spec.py) from the fixture, starts
+It builds `worker-blender` (Dockerfile.dev, from pipeline/core/spec.py) from the fixture, starts
 the compose farm with it (WORKER_IMAGE), makes a tiny .blend with Blender itself
 (`--background --python-expr`: Cycles, 1 sample, 64x64, frame 1) in the shared storage,
 submits a `simple-blender-render` job the way Flamenco's job type expects it, and waits for
@@ -20,7 +20,8 @@ import time
 
 import pytest
 
-from pipeline import integration, spec
+from pipeline.container_scripts import integration
+from pipeline.core import spec
 
 from .conftest import _CHECKOUT
 from .engine import lane_log, run_docker, timed

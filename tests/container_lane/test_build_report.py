@@ -9,8 +9,10 @@ import xml.etree.ElementTree as ET
 import jsonschema
 import pytest
 
-from pipeline import spec
-from pipeline.build_report import SCHEMA, TargetLog, docker_lane_report, write_report_files
+from pipeline.core import spec
+from pipeline.reports.docker_adapter import TargetLog, docker_lane_report
+from pipeline.reports.files import write_report_files
+from pipeline.reports.schema import SCHEMA
 
 from .conftest import GO_VERSION, STAMP
 from .engine import run_docker

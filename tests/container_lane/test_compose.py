@@ -20,7 +20,8 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import farm_config, integration, spec
+from pipeline.core import farm_config, spec
+from pipeline.container_scripts import integration
 
 from .conftest import STAMP
 from .engine import lane_log  # noqa: E402

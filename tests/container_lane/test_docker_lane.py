@@ -19,8 +19,8 @@ import pytest
 from junitparser import Failure, JUnitXml, Skipped, TestSuite
 from junitparser import Error as JUnitError
 
-from pipeline import spec
-from pipeline.settings import SettingsError
+from pipeline.core import spec
+from pipeline.core.settings import SettingsError
 
 from .conftest import STAMP
 from .engine import (
@@ -315,7 +315,7 @@ def test_go_build_compiles_the_managers_packages_and_app_only_what_embeds_the_we
     `go build -v` compiles at most `web` and the manager's main package. (On real Flamenco the
     manager's own packages were once compiled in app, beside the tools: `go build -o DIR`
     skips the non-main packages it is given.)"""
-    from pipeline import buildkit_log
+    from pipeline.docker_lane import buildkit_log
 
     src = fixture_copy("manager-packages")
     module = "example.com/flamenco-mini"

@@ -62,7 +62,7 @@ def test_stuck_download_is_stopped_with_a_message_naming_the_step(lane, fixture_
         src = fixture_copy("hang")
         go_mod = src / "go.mod"
         go_mod.write_text(go_mod.read_text() + "\nrequire lane-hang.invalid/mod v1.0.0\n")
-        from pipeline.docker_lane import DockerBuild
+        from pipeline.docker_lane.build import DockerBuild
 
         b = DockerBuild(context=src, target="go-deps", args=lane.args(settings), ca_cert=settings.ca_cert,
                         extra=["--network", "host"])  # so 127.0.0.1 is this machine's loopback
@@ -89,10 +89,10 @@ def test_two_builds_sharing_cache_volumes_at_once_are_both_green(lane, fixture_c
         main_go.write_text(main_go.read_text() + f"\n// concurrent {i} {uuid.uuid4().hex}\n")
         version = f"3.9-conc{i}"
         settings = lane.settings(version=version)
-        from pipeline.source_facts import BuildStamp
+        from pipeline.core.source_facts import BuildStamp
 
         from .conftest import GO_VERSION, STAMP
-        from pipeline.docker_lane import DockerBuild, build_args
+        from pipeline.docker_lane.build import DockerBuild, build_args
 
         args = build_args(settings, BuildStamp(version, STAMP.git_hash, STAMP.release_cycle), GO_VERSION)
         out = tmp_path / f"bin{i}"
@@ -154,7 +154,7 @@ def test_engine_restart_mid_build_then_next_build_succeeds_with_caches(lane, fix
     """
     import subprocess as sp
 
-    from pipeline.docker_lane import DockerBuild, docker_env
+    from pipeline.docker_lane.build import DockerBuild, docker_env
 
     bridges = host_bridges()
 

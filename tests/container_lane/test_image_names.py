@@ -6,8 +6,8 @@ import json
 import subprocess
 import tarfile
 
-from pipeline import image_names
-from pipeline.docker_lane import docker_binary, docker_env
+from pipeline.container_scripts import image_names
+from pipeline.docker_lane.build import docker_binary, docker_env
 
 TAG = "flamenco-pipeline-names:lane-test"
 

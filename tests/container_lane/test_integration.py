@@ -1,4 +1,4 @@
-"""The integration checks (pipeline/integration.py) against a real farm: compose.dev.yml.
+"""The integration checks (pipeline/container_scripts/integration.py) against a real farm: compose.dev.yml.
 
 The farm is what test_compose.py starts: the session's Dockerfile.dev images
 (`default_build`), `up --no-build --scale worker=N`. The script then runs from the
@@ -20,7 +20,8 @@ from pathlib import Path
 import pytest
 from junitparser import Failure, JUnitXml, Skipped
 
-from pipeline import farm_config, integration, spec
+from pipeline.core import farm_config, spec
+from pipeline.container_scripts import integration
 
 from .conftest import _CHECKOUT, STAMP
 from .engine import run_docker, timed

@@ -19,7 +19,7 @@ import uuid
 
 import pytest
 
-from pipeline.docker_lane import docker_binary
+from pipeline.docker_lane.build import docker_binary
 
 
 def _registry(cmd: list[str]) -> str:

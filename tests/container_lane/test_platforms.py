@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline.docker_lane import local_image_platform
+from pipeline.docker_lane.build import local_image_platform
 
 from .test_cli_docker import _cli
 
@@ -38,7 +38,7 @@ def test_two_platforms_are_refused_in_the_docker_lane(lane, fixture_copy, tmp_pa
 
 
 def test_the_build_command_names_the_platform(lane):
-    from pipeline.docker_lane import DockerBuild
+    from pipeline.docker_lane.build import DockerBuild
 
     cmd = DockerBuild(context=lane.log_dir, target="manager", args={}, platform="linux/amd64").command()
     assert cmd[cmd.index("--platform") + 1] == "linux/amd64"

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from pipeline import spec
+from pipeline.core import spec
 
 from .engine import DOCKER, run_docker, step_output
 
@@ -38,7 +38,7 @@ def test_netrc_canary_never_reaches_images_layers_reports_or_logs(lane, fixture_
     logs = []
     try:
         for target, kw in (("manager", {"tag": tag}), ("reports", {"output": reports})):
-            from pipeline.docker_lane import DockerBuild
+            from pipeline.docker_lane.build import DockerBuild
 
             b = DockerBuild(context=src, target=target, args=lane.args(settings), ca_cert=settings.ca_cert,
                             go_netrc=netrc, **kw)

@@ -1,6 +1,6 @@
 """Changing --step-timeout re-runs nothing in the Docker lane, and the limit still applies (issue 13).
 
-STEP_TIMEOUT goes to BuildKit as the `step_timeout` secret (pipeline.docker_lane
+STEP_TIMEOUT goes to BuildKit as the `step_timeout` secret (pipeline.docker_lane.build
 RUNTIME_ONLY_ARGS), which is in no cache key; as a build arg it invalidated every step.
 """
 
@@ -11,8 +11,8 @@ import re
 
 import pytest
 
-from pipeline import spec
-from pipeline.docker_lane import DockerBuild
+from pipeline.core import spec
+from pipeline.docker_lane.build import DockerBuild
 
 
 

@@ -43,7 +43,7 @@ def _run(venv: Path, cwd: Path, *args: str, timeout: float = 120) -> subprocess.
 
 
 def test_installed_package_is_not_the_checkout(wheel_venv, tmp_path):
-    code = "import pipeline.docker_lane as d, pipeline; print(d.REPO_ROOT); print(pipeline.__file__)"
+    code = "import pipeline.docker_lane.build as d, pipeline; print(d.REPO_ROOT); print(pipeline.__file__)"
     out = subprocess.run([str(wheel_venv / "bin/python"), "-c", code], cwd=tmp_path, capture_output=True, text=True,
                          check=True).stdout.splitlines()
     assert out[0] == "None" and "site-packages" in out[1] and not out[1].startswith(str(ROOT))
