@@ -248,7 +248,7 @@ class FlamencoPipeline:
 
     @function(cache=CACHE_POLICIES["app"])
     def app(self, platform: Annotated[OptStr, Doc("Target platform; default: the first configured")] = None) -> dagger.Container:
-        """The full source with both binaries built into /out/bin."""
+        """The Go sources with both binaries in /out/bin: the worker from go-build, the manager with the web app embedded."""
         return self._graph().container("app", self._platform(platform))
 
     @function(cache=CACHE_POLICIES["binaries"])

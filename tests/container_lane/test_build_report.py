@@ -59,19 +59,23 @@ def test_build_report_of_the_default_build(lane, default_build, fixture_copy, tm
         non_from = [st for st in s.get("steps", []) if st["instruction"] != "FROM"]
         if s["kind"] == "stage" and non_from:
             assert s["cached"] == all(st["cached"] for st in non_from), s
-    assert data["timing"]["timeline_seconds"] <= data["timing"]["wall_seconds"] + 1.0
+    # BuildKit rounds each DONE duration to 0.1 s, so the reconstruction may pass the wall by up
+    # to 0.05 s per step on its critical path (warm builds: a wall of a few seconds, many steps)
+    every = {s["name"]: s for s in data["stages"]}
+    on_path = sum(len(every[n].get("steps", [])) for n in data["critical_path"]["stages"] if n in every)
+    assert data["timing"]["timeline_seconds"] <= data["timing"]["wall_seconds"] + 1.0 + 0.05 * on_path
     assert data["critical_path"]["stages"] and data["critical_path"]["stages"][-1].startswith("(export ")
 
-    # cache flags are plausible: a stage that ran makes every stage built on it run, in some build
-    # of the default build (concurrent builds share work: one runs a step, the others see a cache hit)
+    # cache flags are plausible: a stage that ran makes every stage built FROM it run, in some build
+    # of the default build (concurrent builds share work: one runs a step, the others see a cache hit).
+    # Not the stages that only COPY --from it: that copy is content-addressed, so a re-run that
+    # rebuilt identical files (Go builds are reproducible: go-build -> worker, app -> manager, the
+    # exports) is a cache hit there.
     by = {s["name"]: s for s in default_report["stages"] if s["kind"] == "stage"}
     for name, s in by.items():
-        if name in spec.EXPORTS:  # FROM scratch + COPY --from: content-addressed, so a re-run that
-            continue              # rebuilt identical binaries (Go builds are reproducible) is a cache hit
-        needs = spec.dependencies(name)
-        for dep in needs:
-            if dep in by and by[dep]["cached"] is False:
-                assert s["cached"] is False, f"{dep} ran but {name} was a cache hit"
+        parent = spec.stage(name).parent if name not in spec.EXPORTS else None
+        if parent in by and by[parent]["cached"] is False:
+            assert s["cached"] is False, f"{parent} ran but {name} (FROM {parent}) was a cache hit"
     if by["go-deps"]["cached"] is False:
         assert isinstance(default_report["go_module_settings"]["module_zips_fetched"], int)
         assert default_report["go_module_settings"]["values"] is not None
