@@ -512,6 +512,18 @@ GO_CHECK_ONLY = ("mage.go", "magefiles/")
 AFTER_GO_BUILD = Copy((GO_CACHE_FILLED,), dest=GO_CACHE_FILLED, from_stage="go-build")
 
 
+def _tool_stage(name: str, doc: str, version_param: str, package: str) -> Stage:
+    """A tool stage: go-base, wait for go-build's packages, `go install package@${version_param}`."""
+    return Stage(
+        name, "build-tools", doc,
+        parent="go-base", params=(version_param,),
+        steps=(AFTER_GO_BUILD,
+               Run(f"go install {name}", install_tool(f"{package}@${{{version_param}}}"),
+                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        outputs=(f"{TOOLS_OUT}/{name}",),
+    )
+
+
 def _worker_stage(name: str, doc: str, install: Run) -> Stage:
     """A worker runtime image; the variants differ only in what `install` puts in."""
     return Stage(
@@ -608,22 +620,10 @@ STAGES: tuple[Stage, ...] = (
     # go-build (AFTER_GO_BUILD), not beside it, so the standard library is compiled once. No mage:
     # nothing runs it (the go build step passes magefiles' ldflags itself, yarn builds the
     # web app, Python packs the add-on), and compiling it was 137 s of a cold build.
-    Stage(
-        "gotestsum", "build-tools", "gotestsum (JUnit XML from go test), for the test stage.",
-        parent="go-base", params=("GOTESTSUM_VERSION",),
-        steps=(AFTER_GO_BUILD,
-               Run("go install gotestsum", install_tool("gotest.tools/gotestsum@${GOTESTSUM_VERSION}"),
-                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
-        outputs=(f"{TOOLS_OUT}/gotestsum",),
-    ),
-    Stage(
-        "staticcheck", "build-tools", "staticcheck, for the check stage.",
-        parent="go-base", params=("STATICCHECK_VERSION",),
-        steps=(AFTER_GO_BUILD,
-               Run("go install staticcheck", install_tool("honnef.co/go/tools/cmd/staticcheck@${STATICCHECK_VERSION}"),
-                   caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
-        outputs=(f"{TOOLS_OUT}/staticcheck",),
-    ),
+    _tool_stage("gotestsum", "gotestsum (JUnit XML from go test), for the test stage.",
+                "GOTESTSUM_VERSION", "gotest.tools/gotestsum"),
+    _tool_stage("staticcheck", "staticcheck, for the check stage.",
+                "STATICCHECK_VERSION", "honnef.co/go/tools/cmd/staticcheck"),
     Stage(
         "app", "app", "Compile flamenco-manager with the web app and add-on embedded; /out/bin holds both binaries.",
         parent="go-build", platform="target", params=STAMP_PARAMS,
