@@ -29,12 +29,12 @@ def report() -> dict:
 def test_docker_report_follows_the_schema(report):
     jsonschema.validate(report, report_schema.SCHEMA)
     names = [s["name"] for s in report["stages"]]
-    assert {"go-base", "go-deps", "go-source", "app", "(export app)"} <= set(names)
-    assert not {"gotestsum", "staticcheck", "go-verify"} & set(names), "--target app needs no tools"
+    assert {"go-base", "go-mod", "go-source", "go-build", "app", "(export app)"} <= set(names)
+    assert not {"gotestsum", "staticcheck", "go-deps", "go-verify"} & set(names), "--target app needs no tools, nor every module"
     assert report["critical_path"]["stages"][-2:] == ["app", "(export app)"]
     assert report["timing"]["wall_seconds"] >= report["timing"]["timeline_seconds"] > 0
     assert report["go_module_settings"]["values"]["GOFLAGS"] == "-mod=readonly"
-    assert report["go_module_settings"]["module_zips_fetched"] == 2
+    assert report["go_module_settings"]["module_zips_fetched"] == 1  # go-build's: the binaries import one module
     tools = report["tool_versions"]
     assert tools["go"]["version"] == "go1.26.2" and tools["node"]["version"].startswith("v22.")
     assert tools["yarn"]["version"] == "1.22.22" and "build log" in tools["git"]["source"]
@@ -55,9 +55,11 @@ def test_markdown_has_the_tables_and_links_the_timeline(report):
     assert "| go-source | app |" in md
     assert "## Critical path" in md and " → app → (export app)" in md
     # one row per named step: the compile inside the app stage is its own row, with its seconds
-    go_build = next(st for st in {s["name"]: s for s in report["stages"]}["app"]["steps"] if st["name"] == "go build")
-    assert f"| app | go build | {go_build['start']:.1f} | {go_build['end']:.1f} | {go_build['seconds']:.1f} | ran |" in md
-    assert "| go-deps | go mod download |" in md and "| go-source | copy web/*.go -> /src/web/ |" in md
+    by = {s["name"]: s for s in report["stages"]}
+    for stage, step in (("go-build", "go build worker"), ("app", "go build manager")):
+        st = next(st for st in by[stage]["steps"] if st["name"] == step)
+        assert f"| {stage} | {step} | {st['start']:.1f} | {st['end']:.1f} | {st['seconds']:.1f} | ran |" in md
+    assert "| go-mod | check module settings |" in md and "| go-source | copy web/*.go -> /src/web/ |" in md
     assert "| GOFLAGS | `-mod=readonly` |" in md
     assert "earliest schedule consistent with the log" in md
 
@@ -69,7 +71,7 @@ def test_svg_is_plain_and_marks_the_critical_path(report):
     assert not [e for e in root.iter() if e.tag in (f"{SVG_NS}script", f"{SVG_NS}foreignObject", f"{SVG_NS}style")]
     assert "href" not in svg and "javascript" not in svg.lower()
     texts = [e.text for e in root.iter(f"{SVG_NS}text")]
-    for stage in ("go-deps", "go-source", "webapp", "app"):
+    for stage in ("go-mod", "go-source", "go-build", "webapp", "app"):
         assert stage in texts
     bold = {e.text for e in root.iter(f"{SVG_NS}text") if e.get("font-weight") == "bold"}
     assert bold - {texts[0]} == set(report["critical_path"]["stages"]) and "addon" not in bold  # texts[0]: the title
@@ -98,7 +100,8 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
         "go-base": {"started": 0.0, "finished": 2.0, "ok": True},
         "node-base": {"started": 0.0, "finished": 1.0, "ok": True},
         "python-base": {"started": 0.0, "finished": 1.0, "ok": True},
-        "go-deps": {"started": 0.0, "finished": 10.0, "ok": True},
+        "go-mod": {"started": 0.0, "finished": 3.0, "ok": True},
+        "go-deps": {"started": 0.0, "finished": 38.0, "ok": True},
         "web-deps": {"started": 0.0, "finished": 5.0, "ok": True},
         "gotestsum": {"started": 0.0, "finished": 36.0, "ok": True},
         "webapp": {"started": 0.0, "finished": 8.0, "ok": True},
@@ -110,18 +113,22 @@ def test_dagger_lane_report_derives_starts_from_dependencies():
         "worker@linux/amd64": {"started": 0.0, "finished": 45.0, "ok": True},
     }
     go_out = ('flamenco-pipeline: effective Go module settings:\n{\n\t"GOFLAGS": "-mod=readonly",\n'
-              '\t"GOVERSION": "go1.26.2"\n}\nflamenco-pipeline: module zips fetched: 0\nall modules verified\n')
-    r = report_dagger_adapter.dagger_lane_report(timings, stamp=STAMP, go_version="1.26.2", go_deps_output=go_out,
+              '\t"GOVERSION": "go1.26.2"\n}\n'  # go-mod's stdout, then go-build's and go-deps' fetch counts
+              'flamenco-pipeline: module zips fetched: 63 (go list -deps of the binaries)\n'
+              'flamenco-pipeline: module zips fetched: 83 (go mod download)\n')
+    r = report_dagger_adapter.dagger_lane_report(timings, stamp=STAMP, go_version="1.26.2", go_module_output=go_out,
                               base_outputs={"node-base": "v22.1.0\n1.22.22\n"}, wall_seconds=46.0)
     jsonschema.validate(r, report_schema.SCHEMA)
     by = {s["name"]: s for s in r["stages"]}
-    assert by["go-deps"]["start"] == 2.0 and by["go-deps"]["seconds"] == 8.0
+    assert by["go-mod"]["start"] == 2.0 and by["go-mod"]["seconds"] == 1.0
     assert by["go-build@linux/amd64"]["start"] == 11.0  # after go-source; not the web app, not the tools
+    assert by["go-deps"]["start"] == 30.0  # every module, after go-build's compile
     assert by["app@linux/amd64"]["start"] == 30.0  # after go-build, webapp and addon
     assert by["gotestsum"]["start"] == 30.0  # after go-build's packages are in the Go build cache
     assert by["worker@linux/amd64"]["start"] == 30.0  # the worker binary comes from go-build
-    assert r["critical_path"]["stages"] == ["go-base", "go-deps", "go-source", "go-build@linux/amd64",
+    assert r["critical_path"]["stages"] == ["go-base", "go-mod", "go-source", "go-build@linux/amd64",
                                             "worker@linux/amd64"]
+    assert r["go_module_settings"]["module_zips_fetched"] == 63 + 83
     assert r["go_module_settings"]["values"] == {"GOFLAGS": "-mod=readonly", "GOVERSION": "go1.26.2"}
     assert r["tool_versions"]["go"]["version"] == "go1.26.2" and r["tool_versions"]["yarn"]["version"] == "1.22.22"
     assert all(s["cached"] is None for s in r["stages"])
@@ -160,20 +167,29 @@ def test_concurrent_builds_share_one_clock():
     by = {s["name"]: s for s in r["stages"]}
     wall = max(meta["wall_seconds"].values())
     assert 0.9 * wall <= r["timing"]["timeline_seconds"] <= wall
-    assert by["test"]["start"] >= by["gotestsum"]["end"] > 30 and by["test"]["start"] >= by["go-source"]["end"]
-    assert by["(export worker)"]["start"] >= by["app"]["end"]  # the worker copies from app
+    assert by["test"]["start"] >= max(by["gotestsum"]["end"], by["go-deps"]["end"], by["go-source"]["end"])
+    assert by["(export worker)"]["start"] >= by["go-build"]["end"]  # the worker copies from go-build
     assert by["worker"]["busy_seconds"] > 20  # FFmpeg's install, beside the Go compile
-    # the tools compile beside go-deps and the app build (not before them), and the images
-    # are exported before the tests end: nothing of test's chain is on the images' path
-    assert by["gotestsum"]["start"] < by["go-deps"]["end"] and by["gotestsum"]["start"] < by["app"]["end"]
+    # go-build starts once go-source is there (not after a full download); the tools and
+    # go-deps start after it, and the images are exported before the tests end
+    assert by["go-build"]["start"] >= by["go-source"]["end"] and by["go-build"]["start"] < 10
+    for after in ("gotestsum", "go-deps", "app"):
+        assert by[after]["start"] >= by["go-build"]["end"] - 0.01, after
     assert by["(export manager)"]["end"] < by["test"]["end"]
-    assert r["critical_path"]["stages"] == ["go-base", "gotestsum", "test", "reports", "(export reports)"]
-    # the reports build's own log and the report on one clock agree on when go test started
+    assert r["critical_path"]["stages"] == ["go-base", "go-mod", "go-source", "go-build", "gotestsum", "test",
+                                            "reports", "(export reports)"]
+    assert r["go_module_settings"]["module_zips_fetched"] == 2  # uuid by go-build, mage by go-deps
+    # In the reports build's own log go-build is a cache hit (the worker build ran it), so that
+    # log alone places go test before go-build really ended; on one clock it starts after.
     alone = buildkit_log.parse(logs[2].text)
     spans = buildkit_log.timeline(alone, report_docker_adapter.DOCKER_PARENTS)
     assert logs[2].target == "reports"
-    assert spans[alone.step("test", 2).id].start >= spans[alone.step("gotestsum", 1).id].end
-    assert abs(spans[alone.step("test", 2).id].start - by["test"]["start"]) < 1.0
+    (go_build,) = [v for v in alone.stage_steps("go-build") if v.instruction == "RUN"]
+    go_test = next(v for v in alone.stage_steps("test") if v.instruction == "RUN")
+    go_install = next(v for v in alone.stage_steps("gotestsum") if v.instruction == "RUN")
+    assert go_build.cached and spans[go_test.id].start >= spans[go_install.id].end
+    on_one_clock = next(st for st in by["test"]["steps"] if st["name"] == "go test")
+    assert spans[go_test.id].start < by["go-build"]["end"] <= on_one_clock["start"]
 
 
 # --- test outcome, failed vs cancelled, internal rows -------------------------------

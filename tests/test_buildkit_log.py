@@ -2,9 +2,10 @@
 
 ``buildkit-plain-app-cold.log``: Dockerfile.dev ``--target app`` of the fixture
 from nothing (--no-cache, fresh cache-mount ids; Docker 20.10's BuildKit, 2 cores); its wall time is
-in the ``.json`` beside it. ``buildkit-plain-go-deps-refused.log``: the go-deps
+in the ``.json`` beside it. ``buildkit-plain-go-mod-refused.log``: the go-mod
 guard refusing ``GOPROXY=direct``. Both passed through
-scripts/redact_buildkit_log.py, which only removes host names.
+scripts/redact_buildkit_log.py, which only removes host names; scripts/capture_buildkit_logs.py
+makes them again.
 """
 
 from __future__ import annotations
@@ -22,9 +23,12 @@ from pipeline.reports.facts import go_env_from_output, modules_fetched
 
 DATA = Path(__file__).parent / "data"
 COLD = DATA / "buildkit-plain-app-cold.log"
-REFUSED = DATA / "buildkit-plain-go-deps-refused.log"
-# --target app needs neither the tools nor go-verify (issue 11: they are off the images' path)
-APP_STAGES = {"go-base", "node-base", "python-base", "go-deps", "web-deps", "webapp", "addon", "go-source", "app"}
+REFUSED = DATA / "buildkit-plain-go-mod-refused.log"
+# --target app needs neither the tools nor go-deps/go-verify (issue 11: they are off the images' path)
+# the fixture's binaries import one module (github.com/google/uuid); mage is its magefiles' only
+FIXTURE_BINARY_MODULES = 1
+APP_STAGES = {"go-base", "node-base", "python-base", "go-mod", "web-deps", "webapp", "addon", "go-source", "go-build",
+              "app"}
 
 
 @pytest.fixture(scope="module")
@@ -43,8 +47,8 @@ def test_every_stage_and_step_of_the_target_is_found(cold):
         steps = cold.stage_steps(stage)
         count = max(s.count for s in steps)  # BuildKit prints [go-base 2/3] then [go-base 3/4] around USER
         assert [s.index for s in steps] == list(range(1, count + 1)), stage
-    run = cold.step("go-deps", 3)
-    assert run.instruction == "RUN" and run.title.startswith("[go-deps 3/3] RUN --mount=type=cache")
+    run = cold.step("go-mod", 3)
+    assert run.instruction == "RUN" and run.title.startswith("[go-mod 3/3] RUN --mount=type=cache")
     assert cold.step("app", 1).copy_from == "webapp" and cold.step("app", 2).copy_from == "addon"
     assert [v.title for v in cold.vertices if v.is_export] == ["exporting to image"]
 
@@ -55,31 +59,33 @@ def test_cold_build_ran_every_step_with_a_duration(cold):
             continue
         assert v.status == "done" and not v.cached, v.title
         assert v.seconds is not None and v.seconds >= 0
-    assert cold.step("app", 3).seconds > 30  # go build from an empty Go build cache
+    # go build of both binaries from an empty Go build cache; app then compiles two packages and links
+    assert cold.step("go-build", 1).seconds > 10 > cold.step("app", 3).seconds
     assert cold.error is None
 
 
 def test_output_is_what_steps_printed_never_their_scripts(cold):
     """Titles of RUN steps hold whole scripts; only `#N <seconds> <text>` lines are output."""
-    go_deps = cold.step("go-deps", 3)
-    assert "proxies=" in go_deps.title  # the guard script is in the title...
+    go_mod = cold.step("go-mod", 3)
+    assert "proxies=" in go_mod.title  # the guard script is in the title...
     emitted = buildkit_log.step_output(COLD.read_text())
     assert "proxies=" not in emitted  # ...and never in what was printed
-    assert "flamenco-pipeline: effective Go module settings:" in go_deps.text
-    assert all(t >= 0 for t, _ in go_deps.output)
-    assert [t for t, _ in go_deps.output] == sorted(t for t, _ in go_deps.output)
+    assert "flamenco-pipeline: effective Go module settings:" in go_mod.text
+    assert all(t >= 0 for t, _ in go_mod.output)
+    assert [t for t, _ in go_mod.output] == sorted(t for t, _ in go_mod.output)
     assert cold.step("go-base", 3).text.splitlines() == ["go version go1.26.2 linux/amd64", "git version 2.39.5"]
 
 
 def test_go_env_block_and_download_count(cold):
-    lines = [t for _, t in cold.step("go-deps", 3).output]
+    lines = [t for _, t in cold.step("go-mod", 3).output]
     env = go_env_from_output(lines)
     assert env["GOFLAGS"] == "-mod=readonly"
     assert env["GOTOOLCHAIN"] == "auto"
     assert env["GOMODCACHE"] == spec.GOMODCACHE.path and env["GOCACHE"] == spec.GOCACHE.path
     assert env["GOVERSION"] == "go1.26.2"
     assert env["GOPRIVATE"] == env["GONOSUMDB"] == env["GONOPROXY"] == ""
-    assert modules_fetched(lines) == 2  # the fixture's two modules, from an empty module cache
+    # go-build fetched the modules the fixture's binaries import, from an empty module cache
+    assert modules_fetched([t for _, t in cold.step("go-build", 1).output]) == FIXTURE_BINARY_MODULES
 
 
 def test_compat_helpers_of_the_container_lane(cold):
@@ -112,8 +118,8 @@ def test_timeline_shows_parallel_stages(cold):
         return min(s.start for s in ss), max(s.end for s in ss)
 
     (a0, a1), (_, b1) = interval("web-deps"), interval("app")
-    c0, c1 = interval("go-deps")
-    assert a0 < c1 and c0 < a1, "yarn install and go mod download ran side by side"
+    c0, c1 = interval("go-build")
+    assert a0 < c1 and c0 < a1, "yarn install and go-build ran side by side"
     assert interval("webapp")[1] < b1, "the web app was built while the Go chain ran"
 
 
@@ -124,12 +130,13 @@ def test_critical_path_is_the_go_chain(cold):
     order = [st for i, st in enumerate(stages) if i == 0 or stages[i - 1] != st]
     # the images' path: the Go chain or the web app beside it (on the fixture the two take about
     # as long), never a tool or go-verify
-    assert order in (["go-base", "go-deps", "go-source", "app"], ["node-base", "web-deps", "webapp", "app"]), order
+    assert order in (["go-base", "go-mod", "go-source", "go-build", "app"],
+                     ["node-base", "web-deps", "webapp", "app"]), order
 
 
 def test_failed_build_error_and_epilogue():
     log = buildkit_log.parse(REFUSED.read_text())
-    v = log.step("go-deps", 3)
+    v = log.step("go-mod", 3)
     assert v.status == "error" and v.seconds is None
     assert v.error.startswith("executor failed running [sh -c set -e") and v.error.endswith("exit code: 2")
     # the refusal, printed once (the epilogue that repeats the failed step is not output)
@@ -137,9 +144,9 @@ def test_failed_build_error_and_epilogue():
         "flamenco-pipeline: GOPROXY='direct' bypasses the module proxy; unset it or set ALLOW_UNSAFE_GO_MODULES=1"
     ]
     assert v.duration == pytest.approx(v.output[0][0])
-    assert log.failed_steps and log.failed_steps[0].startswith("[go-deps 3/3] RUN")
+    assert log.failed_steps and log.failed_steps[0].startswith("[go-mod 3/3] RUN")
     assert log.error.startswith("executor failed running") and log.error.rstrip().endswith("exit code: 2")
-    assert [s.vertex.stage for s in buildkit_log.critical_path(buildkit_log.timeline(log, DOCKER_PARENTS))][-1] == "go-deps"
+    assert [s.vertex.stage for s in buildkit_log.critical_path(buildkit_log.timeline(log, DOCKER_PARENTS))][-1] == "go-mod"
 
 
 def test_interleaved_blocks_reannounced_titles_and_multiline_errors():
@@ -186,7 +193,8 @@ def test_interleaved_blocks_reannounced_titles_and_multiline_errors():
 
 def test_stage_parents_from_the_dockerfile():
     parents = buildkit_log.stage_parents_from_dockerfile(Path(spec.__file__).parents[2].joinpath("Dockerfile.dev").read_text())
-    assert parents["go-deps"] == "go-base" and parents["go-base"] is None and parents["reports"] is None
+    assert parents["go-deps"] == parents["go-source"] == "go-mod" and parents["go-mod"] == "go-base"
+    assert parents["go-base"] is None and parents["reports"] is None
     assert {k: v for k, v in parents.items() if k in DOCKER_PARENTS} == {
         k: v for k, v in DOCKER_PARENTS.items() if k in parents
     }

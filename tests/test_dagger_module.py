@@ -88,7 +88,9 @@ def test_cache_volume_names_separate_toolchains_and_platforms():
 
 
 def test_deps_stages_copy_only_manifests(pipeline):
-    assert sources_copied(pipeline.deps("go-deps")) == ["go.mod", "go.sum"]
+    assert sources_copied(pipeline.deps("go-mod")) == ["go.mod", "go.sum"]
+    # every module, after go-build (its constant marker): go-build fetched the binaries' own
+    assert sources_copied(pipeline.deps("go-deps")) == ["go.mod", "go.sum", spec.GO_CACHE_FILLED]
     assert sources_copied(pipeline.deps("web-deps")) == ["web/app/package.json", "web/app/yarn.lock"]
     for tool in ("gotestsum", "staticcheck"):  # `go install module@version`: nothing from the source,
         # only go-build's constant marker (so they compile after it, and stay cached when it re-runs)
@@ -119,7 +121,11 @@ def _fake_go(tmp_path: Path) -> Path:
     go.write_text(
         "#!/bin/sh\n"
         'if [ "$1 $2" = "list -m" ]; then echo example.com/flamenco-mini; exit 0; fi\n'
-        'if [ "$1" = build ]; then printf "%s\\n" "$@" >> "$RECORD"; echo "--" >> "$RECORD"; fi\n'
+        'if [ "$1" = build ]; then printf "%s\\n" "$@" >> "$RECORD"; echo "--" >> "$RECORD"\n'
+        # like go: `-o DIR/` writes each main package's binary into DIR
+        '  o=""; prev=""; for a in "$@"; do [ "$prev" = -o ] && o="$a"; prev="$a"; done\n'
+        '  case "$o" in */) for a in "$@"; do case "$a" in ./cmd/*) : > "$o${a#./cmd/}";; esac; done;; esac\n'
+        'fi\n'
     )
     go.chmod(go.stat().st_mode | stat.S_IEXEC)
     return bin_dir
@@ -128,7 +134,7 @@ def _fake_go(tmp_path: Path) -> Path:
 def test_ldflags_carry_version_hash_and_release_cycle(pipeline, tmp_path):
     """Run go-build's and app's exact build scripts with their exact env against a recording `go`."""
     builds = [x for x in exec_env(pipeline.app()) if "go build" in x[0][-1]]
-    assert len(builds) == 2, "go-build (the worker), then app (the manager)"
+    assert len(builds) == 2, "go-build (both binaries), then app (the manager, with the web app)"
     built = []
     for n, (argv, e, _) in enumerate(builds):
         record = tmp_path / f"go-args-{n}"
@@ -145,14 +151,16 @@ def test_ldflags_carry_version_hash_and_release_cycle(pipeline, tmp_path):
         assert f"-X {pkg}.ReleaseCycle={STAMP['release_cycle']}" in ldflags
         built += [a for a in args if a.startswith("./cmd/")]
         assert e["CGO_ENABLED"] == "0" and e["TARGETARCH"] == "amd64"
-    assert built == ["./cmd/flamenco-worker", "./cmd/flamenco-manager"]
+    # go-build links both (the manager only to fill the Go build cache), app the manager again
+    assert built == ["./cmd/flamenco-worker", "./cmd/flamenco-manager", "./cmd/flamenco-manager"]
 
 
 def test_tools_wait_for_the_go_build_of_the_first_target_platform():
-    """The marker the tools copy comes from the go-build the images use, not an extra one."""
+    """The marker the tools and go-deps copy comes from the go-build the images use, not an extra one."""
     p = make_pipeline(platforms=["linux/arm64", "linux/amd64"])
-    for tool in ("gotestsum", "staticcheck"):
-        (marker,) = [c for c in calls(p.build_tools(tool), "withFile") if c.args["path"] == spec.GO_CACHE_FILLED]
+    for tool, ctr in (("gotestsum", p.build_tools("gotestsum")), ("staticcheck", p.build_tools("staticcheck")),
+                      ("go-deps", p.deps("go-deps"))):
+        (marker,) = [c for c in calls(ctr, "withFile") if c.args["path"] == spec.GO_CACHE_FILLED]
         arch = [c.args["value"] for c in chain(marker.args["source"])
                 if c.name == "withEnvVariable" and c.args["name"] == "TARGETARCH"]
         assert arch == ["arm64"], (tool, arch)
@@ -209,7 +217,7 @@ def test_extra_ca_is_mounted_for_network_steps_only():
 
 
 def test_bad_stage_or_platform_argument_is_one_clear_line(pipeline):
-    with pytest.raises(ValueError, match="the deps tier has go-deps, go-verify, web-deps"):
+    with pytest.raises(ValueError, match="the deps tier has go-mod, web-deps, go-deps, go-verify"):
         pipeline.deps("yarn")
     with pytest.raises(ValueError, match="--platforms"):
         pipeline.manager("linux/arm64")
@@ -299,13 +307,14 @@ def _closure(name: str) -> set[str]:
 
 def test_images_wait_only_for_what_go_build_needs():
     """Issue 11: tools and `go mod verify` are off the images' path; test/check never wait for the web app."""
-    go_chain = {"go-build", "go-source", "go-deps", "go-base"}
+    go_chain = {"go-build", "go-source", "go-mod", "go-base"}
     assert _closure("manager") == go_chain | {"app", "webapp", "web-deps", "node-base", "addon", "python-base"}
     assert _closure("worker") == go_chain, "the worker embeds no web app, so it never waits for one"
     for tool in ("gotestsum", "staticcheck"):  # after go-build's packages are in the Go build cache
         assert _closure(tool) == go_chain
-    assert {"gotestsum", "go-verify"} <= _closure("test") and not {"webapp", "addon", "app"} & _closure("test")
-    assert "staticcheck" in _closure("check") and not {"webapp", "addon", "app"} & _closure("check")
+    assert _closure("go-deps") == go_chain, "every module, fetched after go-build's compile"
+    assert {"gotestsum", "go-deps", "go-verify"} <= _closure("test") and not {"webapp", "addon", "app"} & _closure("test")
+    assert {"staticcheck", "go-deps"} <= _closure("check") and not {"webapp", "addon", "app"} & _closure("check")
     assert not any(s.name == "mage" or "mage" in s.doc.split() for s in spec.STAGES), "nothing runs mage"
 
 
@@ -327,3 +336,13 @@ def test_go_verify_step_fails_when_go_mod_verify_does(pipeline, tmp_path, rc):
                           capture_output=True, text=True)
     assert proc.returncode == rc
     assert (tmp_path / "out" / "go-mod-verify.txt").read_text().strip() == "all modules verified"
+
+
+def test_a_stage_used_before_it_is_defined_is_refused():
+    """Dockerfile COPY --from=x names a stage only if x is defined above; a later x is an image name."""
+    later = spec.Stage("b", "deps", "b", image="go")
+    early = spec.Stage("a", "deps", "a", image="go", steps=(spec.Copy(("/x",), dest="/x", from_stage="b"),))
+    with pytest.raises(ValueError, match="stage a uses b, defined after it"):
+        spec.check_stage_order((early, later))
+    spec.check_stage_order((later, early))
+    spec.check_stage_order(spec.STAGES)

@@ -57,7 +57,7 @@ def test_plain_mode_prints_each_shared_step_once_with_its_buildkit_time():
         for v in buildkit_log.parse(log).steps:
             if v.seconds:
                 assert f"{buildkit_log.short_name(v)}  done {v.seconds:.1f}s" in text
-    assert "worker 3/5 install ffmpeg  done 219.0s" in text
+    assert "worker 3/6 install ffmpeg  done 54.6s" in text
     assert "worker: exporting to image" in text  # exports are per target
     ran = sum(1 for ln in finished if " done " in ln)
     m = re.search(r"steps: (\d+) ran, (\d+) cached$", text.splitlines()[-1])
@@ -66,7 +66,8 @@ def test_plain_mode_prints_each_shared_step_once_with_its_buildkit_time():
 
 def test_plain_mode_names_steps_by_the_spec_not_by_their_script():
     text = _replay("plain", _concurrent())
-    assert "go-deps 3/3 go mod download" in text and "app 3/3 go build" in text
+    assert "go-mod 3/3 check module settings" in text and "go-build 1/1 go build worker" in text
+    assert "app 3/3 go build manager" in text
     assert "sh -c" not in text and "--mount" not in text
 
 
@@ -74,7 +75,7 @@ def test_tty_mode_redraws_a_status_block_and_scrolls_only_steps_that_ran():
     text = _replay("tty", _concurrent())
     assert "\x1b[" in text and "running" in text
     plain = re.sub(r"\x1b\[\d*[A-Z]", "", text)
-    assert "worker 3/5 install ffmpeg  done 219.0s" in plain
+    assert "worker 3/6 install ffmpeg  done 54.6s" in plain
     assert "  cached" not in plain  # cache hits are counted, not listed
     assert re.search(r"\d+ ran · \d+ cached · \d+ running", plain)
 
@@ -139,9 +140,9 @@ def test_tls_hint_changes_when_a_ca_bundle_was_given():
 
 
 def test_refused_go_module_setting_shows_the_steps_own_message():
-    text = (DATA / "buildkit-plain-go-deps-refused.log").read_text()
+    text = (DATA / "buildkit-plain-go-mod-refused.log").read_text()
     lines = failure_lines({"manager": text, "worker": text}, {"manager": "m.log", "worker": "w.log"})
-    assert lines[0] == "error: step go-deps 3/3 go mod download failed (exit code 2); stopped manager, worker"
+    assert lines[0] == "error: step go-mod 3/3 check module settings failed (exit code 2); stopped manager, worker"
     assert any("GOPROXY='direct' bypasses the module proxy" in ln for ln in lines)
     assert any("--allow-unsafe-go-modules" in ln for ln in lines)
     assert len(lines) <= 10
@@ -150,6 +151,10 @@ def test_refused_go_module_setting_shows_the_steps_own_message():
 @pytest.mark.parametrize("output, stage, expect", [
     (["go: github.com/x/y@v1.0.0: reading https://proxy.invalid/x/y/@v/v1.0.0.mod: 410 Gone",
       "flamenco-pipeline: go mod download failed (see above)"], "go-deps", "--goproxy (GOPROXY)"),
+    (["go: github.com/x/y@v1.0.0: reading https://proxy.invalid/x/y/@v/v1.0.0.zip: 410 Gone",
+      "flamenco-pipeline: fetching Go modules (go list -deps of the binaries) failed (see above)"], "go-build",
+     "--goproxy (GOPROXY)"),
+    (["flamenco-pipeline: fetching Go modules (go mod download) failed (see above)"], "go-deps", "--goproxy (GOPROXY)"),
     (["cmd/flamenco-manager/main.go:12:2: undefined: nope"], "app", None),
     (["flamenco-pipeline: step 'go build' took longer than 5s and was stopped"], "app", "--step-timeout"),
 ])

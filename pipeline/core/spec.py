@@ -9,10 +9,12 @@ and `flamenco-pipeline plan` print it. Nothing in this module imports dagger.
 Tiers: base -> deps -> build-tools -> app (then test/check and the runtime images).
 Each stage copies only what can change its result, so a source-only change
 re-runs only the app tier, a docs-only change nothing, and Go deps / web deps /
-the add-on run concurrently. The images' critical path is go-base -> go-deps ->
-go-source -> go-build (the worker, and the manager's packages) -> app (the
-manager, with the web app): the tools (gotestsum, staticcheck) compile after
-go-build, joined only into test and check, and `go mod verify` only into the reports.
+the add-on run concurrently. The images' critical path is go-base -> go-mod ->
+go-source -> go-build (fetches only the binaries' modules, compiles the worker
+and the manager's packages) -> app (the manager, with the web app). After
+go-build: the tools (gotestsum, staticcheck), joined only into test and check,
+and go-deps (every module in go.sum, for test and check); `go mod verify` goes
+only into the reports.
 Every Go step runs as the non-root build user (Flamenco's own tests refuse root).
 """
 
@@ -317,18 +319,64 @@ def built_line(binary: str) -> str:
             f'go version -m "/out/bin/{binary}" > "/out/buildinfo/{binary}.txt"')
 
 
-# go-build: the worker (final: it embeds no web app), then every package the manager imports
-# except its main package, compiled into the Go build cache: only that and the `web` package
-# embed the web app, so app's manager build then compiles two packages and links. Two
-# commands, because `go build -o DIR` skips the non-main packages it is given (measured on
-# real Flamenco: the manager's own packages were then compiled in app, beside the tools).
+# The go command has no timeout on a stalled HTTPS connection: one hung fetch (seen on real
+# Flamenco here: a TLS handshake that never completed) would hold the whole step until
+# STEP_TIMEOUT. So each attempt gets GO_DOWNLOAD_ATTEMPT seconds and a timed-out attempt is
+# retried (what it fetched stays in the module cache); a real error fails at once.
+# (GO_DOWNLOAD_ATTEMPT_SECONDS overrides the attempt length: tests only.)
+# `go mod download` fetches at most GOMAXPROCS modules at a time (cmd/go/internal/modcmd/
+# download.go: `sem := make(chan token, runtime.GOMAXPROCS(0))`), i.e. 2 on a 2-core builder,
+# though the work is waiting on the network. At least 8: real Flamenco 3.9's 146 zips took
+# 54-62 s with 2 and 44-47 s with 8 (32: no better), fresh module cache, docs/performance.md.
+GO_DOWNLOAD_ATTEMPT = 240
+
+
+def fetch_modules(command: str, label: str, log: str) -> str:
+    """`command` (a go command run with -x) retried on a stalled attempt; `label` names it in messages."""
+    return r"""n=0
+cpus="$(nproc 2>/dev/null || echo 1)"
+until GOMAXPROCS="$(( cpus > 8 ? cpus : 8 ))" timeout -k 5 "${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}" %(command)s 2>>%(log)s; do
+  rc=$?; n=$((n+1))
+  if [ $rc -ne 124 ] && [ $rc -ne 137 ]; then tail -n 40 %(log)s >&2; echo "flamenco-pipeline: fetching Go modules (%(label)s) failed (see above)" >&2; exit 1; fi
+  [ $n -lt 3 ] || { tail -n 5 %(log)s >&2; echo "flamenco-pipeline: fetching Go modules (%(label)s) made no progress in 3 attempts of ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (last fetch above); check GOPROXY and the network" >&2; exit 1; }
+  echo "flamenco-pipeline: fetching Go modules (%(label)s): attempt $n stopped after ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (a stalled fetch?); retrying, fetched modules are kept" >&2
+done
+echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' %(log)s || true) (%(label)s)"
+""" % {"attempt": GO_DOWNLOAD_ATTEMPT, "command": command, "label": label, "log": log}
+
+
+# go-deps writes this constant file once every module in go.sum is in the module cache;
+# test and check copy it first, so `go test/vet ./...` never fetch on their own.
+GO_MODULES_DOWNLOADED = f"{OUT}/go-modules-downloaded"
+GO_DOWNLOAD = fetch_modules("go mod download -x", "go mod download", "/tmp/go-mod-download.log") + f"""mkdir -p {OUT}
+echo "every module in go.sum is in the module cache" > {GO_MODULES_DOWNLOADED}"""
+# go-build's fetch: what `go build` of the two binaries loads, nothing for tests or tools.
+GO_FETCH_FOR_BINARIES = fetch_modules(
+    "go list -x -deps ./cmd/flamenco-worker ./cmd/flamenco-manager >/dev/null",
+    "go list -deps of the binaries", "/tmp/go-list-deps.log")
+
+# go-build fetches only the modules the two binaries import (63 of 146 zips on Flamenco 3.9;
+# go-deps fetches the rest for test and check, after go-build), and meanwhile compiles the
+# standard library packages the main module's own packages import: `go list -e` with
+# GOPROXY=off names them from the sources alone (211 of the 233 the binaries need), so the
+# compile uses the CPU the network leaves idle. Best effort: if it fails, the go build
+# below compiles them and shows the cause. Then one `go build` of both binaries: the
+# worker is final (it embeds no web app); the manager is linked only to fill the Go build
+# cache with every package it imports, so app compiles only `web` and the manager's main
+# package and links. One command, not two: measured on real Flamenco, 94 s instead of 115 s
+# (docs/performance.md).
 BUILD_WORKER = GO_LDFLAGS + r"""
-go build -v -ldflags="${ldflags}" -o /out/bin/ ./cmd/flamenco-worker
-""" + built_line("flamenco-worker") + r"""
-manager_packages="$(go list -deps -f '{{if ne .Name "main"}}{{.ImportPath}}{{end}}' ./cmd/flamenco-manager)"
-go build -v ${manager_packages}
-echo "flamenco-pipeline: compiled the $(echo "${manager_packages}" | wc -w) packages flamenco-manager imports"
-""" + f"""
+std_packages="$(GOPROXY=off go list -e -deps -f '{{if .Standard}}{{.ImportPath}}{{end}}' ./cmd/flamenco-worker ./cmd/flamenco-manager 2>/dev/null || true)"
+std_pid=""
+if [ -n "${std_packages}" ]; then GOPROXY=off go build ${std_packages} & std_pid=$!; fi
+""" + GO_FETCH_FOR_BINARIES + r"""
+if [ -n "${std_pid}" ]; then
+  wait "${std_pid}" || echo "flamenco-pipeline: compiling the standard library ahead of the build failed (above); go build compiles it"
+fi
+scratch="$(mktemp -d)"
+go build -v -ldflags="${ldflags}" -o "${scratch}/" ./cmd/flamenco-worker ./cmd/flamenco-manager
+mv "${scratch}/flamenco-worker" /out/bin/flamenco-worker && rm -rf "${scratch}"
+""" + built_line("flamenco-worker") + f"""
 echo "the Go build cache holds the packages of flamenco-manager and flamenco-worker" > {GO_CACHE_FILLED}"""
 
 BUILD_MANAGER = GO_LDFLAGS + r"""
@@ -355,27 +403,6 @@ set -e
 echo "flamenco-pipeline: go test exit code $(cat /reports/exit-code)"
 """
 
-# The go command has no timeout on a stalled HTTPS connection: one hung fetch (seen on real
-# Flamenco here: a TLS handshake that never completed) would hold the whole step until
-# STEP_TIMEOUT. So each attempt gets GO_DOWNLOAD_ATTEMPT seconds and a timed-out attempt is
-# retried (what it fetched stays in the module cache); a real error fails at once.
-# (GO_DOWNLOAD_ATTEMPT_SECONDS overrides the attempt length: tests only.)
-# `go mod download` fetches at most GOMAXPROCS modules at a time (cmd/go/internal/modcmd/
-# download.go: `sem := make(chan token, runtime.GOMAXPROCS(0))`), i.e. 2 on a 2-core builder,
-# though the work is waiting on the network. At least 8: real Flamenco 3.9's 146 zips took
-# 54-62 s with 2 and 44-47 s with 8 (32: no better), fresh module cache, docs/performance.md.
-GO_DOWNLOAD_ATTEMPT = 240
-GO_DOWNLOAD = r"""n=0
-cpus="$(nproc 2>/dev/null || echo 1)"
-until GOMAXPROCS="$(( cpus > 8 ? cpus : 8 ))" timeout -k 5 "${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}" go mod download -x 2>>/tmp/go-mod-download.log; do
-  rc=$?; n=$((n+1))
-  if [ $rc -ne 124 ] && [ $rc -ne 137 ]; then tail -n 40 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download failed (see above)" >&2; exit 1; fi
-  [ $n -lt 3 ] || { tail -n 5 /tmp/go-mod-download.log >&2; echo "flamenco-pipeline: go mod download made no progress in 3 attempts of ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (last fetch above); check GOPROXY and the network" >&2; exit 1; }
-  echo "flamenco-pipeline: go mod download attempt $n stopped after ${GO_DOWNLOAD_ATTEMPT_SECONDS:-%(attempt)d}s (a stalled fetch?); retrying, fetched modules are kept" >&2
-done
-echo "flamenco-pipeline: module zips fetched: $(grep -c '^# get .*\.zip$' /tmp/go-mod-download.log || true)"
-""" % {"attempt": GO_DOWNLOAD_ATTEMPT}
-
 # `go mod download` already checks every zip it fetches against go.sum (and the checksum
 # database for lines go.sum lacks). `go mod verify` re-hashes what sits in the shared module
 # cache volume, i.e. catches a cache altered after download. Off the images' critical path
@@ -387,8 +414,8 @@ cat {OUT}/go-mod-verify.txt
 exit $status"""  # no `| tee`: POSIX sh has no pipefail, tee's 0 would hide a failed verify
 
 # Tools added on top of Flamenco's go.mod, each in its own stage from go-base (not from
-# go-deps: `go install module@version` ignores the main module), so they compile beside
-# go-deps and the app, and only test / check wait for them.
+# go-mod: `go install module@version` ignores the main module); they compile after
+# go-build, and only test / check wait for them.
 TOOLS_OUT = f"{OUT}/tools"
 
 
@@ -497,7 +524,7 @@ GO_ENV = (
     *((v, "${" + v + "}") for v in GO_MODULE_VARS),
 )
 
-# What the Go build reads besides go.mod/go.sum (copied by go-deps), and nothing else:
+# What the Go build reads besides go.mod/go.sum (copied by go-mod), and nothing else:
 # Flamenco's Go packages live in cmd/, internal/, pkg/ and web/ (web_app.go only), and
 # its //go:embed lines (Flamenco 3.9: `grep -rn go:embed --include=*.go`) embed only
 # paths inside them: web/static (web/web_app.go), internal/manager/swagger_ui/static,
@@ -510,6 +537,8 @@ GO_CHECK_ONLY = ("mage.go", "magefiles/")
 
 # The first step of the tool stages: wait for go-build's packages in the Go build cache.
 AFTER_GO_BUILD = Copy((GO_CACHE_FILLED,), dest=GO_CACHE_FILLED, from_stage="go-build")
+# The first step of test and check: wait for every module in go.sum.
+AFTER_GO_DEPS = Copy((GO_MODULES_DOWNLOADED,), dest=GO_MODULES_DOWNLOADED, from_stage="go-deps")
 
 
 def _tool_stage(name: str, doc: str, version_param: str, package: str) -> Stage:
@@ -558,22 +587,16 @@ STAGES: tuple[Stage, ...] = (
     Stage("python-base", "base", "Python for packing the Blender add-on.", image="python"),
     # ---- deps
     Stage(
-        "go-deps", "deps", "Go modules through the module proxy, checked against go.sum.",
+        "go-mod", "deps", "go.mod and go.sum, with the Go module settings checked before anything is fetched.",
         parent="go-base", params=("ALLOW_UNSAFE_GO_MODULES",),
         steps=(
             Copy(("go.mod", "go.sum")),
             Run(
-                "go mod download",
-                GUARD_GO_MODULES + "\n" + SHOW_GO_ENV + "\n" + GO_DOWNLOAD,
+                "check module settings",
+                GUARD_GO_MODULES + "\n" + SHOW_GO_ENV,
                 caches=GO_CACHES, network=True, secrets=GO_SECRETS,
             ),
         ),
-    ),
-    Stage(
-        "go-verify", "deps", "go mod verify of the module cache; joined into the test reports only.",
-        parent="go-deps",
-        steps=(Run("go mod verify", GO_VERIFY, caches=GO_CACHES),),
-        outputs=(f"{OUT}/go-mod-verify.txt",),
     ),
     Stage(
         "web-deps", "deps", "Web app dependencies from the frozen yarn.lock.",
@@ -607,14 +630,32 @@ STAGES: tuple[Stage, ...] = (
         outputs=(ADDON_ZIP,),
     ),
     Stage(
-        "go-source", "app", "The Go sources and embedded files only; shared by app, test and check.",
-        parent="go-deps", steps=(Copy(GO_SOURCES),),
+        "go-source", "app", "The Go sources and embedded files only; shared by go-build, test and check.",
+        parent="go-mod", steps=(Copy(GO_SOURCES),),
     ),
     Stage(
-        "go-build", "app", "Compile flamenco-worker and every package flamenco-manager imports but its main package.",
+        "go-build", "app", "Fetch the binaries' modules; compile flamenco-worker and every package flamenco-manager imports.",
         parent="go-source", platform="target", params=STAMP_PARAMS,
         steps=(Run("go build worker", BUILD_WORKER, caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
         outputs=(f"{OUT}/bin", GO_CACHE_FILLED),
+    ),
+    # ---- deps, after go-build (AFTER_GO_BUILD; defined after it: a Dockerfile's COPY --from
+    # names only stages above it): go-build fetches what the binaries need itself, and
+    # this download's CPU (unzip, hashing: 21 s of 26 s on Flamenco) would slow its compile.
+    Stage(
+        "go-deps", "deps", "Every module in go.sum, through the module proxy, checked against go.sum; for test and check.",
+        parent="go-mod",
+        steps=(
+            AFTER_GO_BUILD,
+            Run("go mod download", GO_DOWNLOAD, caches=GO_CACHES, network=True, secrets=GO_SECRETS),
+        ),
+        outputs=(GO_MODULES_DOWNLOADED,),
+    ),
+    Stage(
+        "go-verify", "deps", "go mod verify of the module cache; joined into the test reports only.",
+        parent="go-deps",
+        steps=(Run("go mod verify", GO_VERIFY, caches=GO_CACHES),),
+        outputs=(f"{OUT}/go-mod-verify.txt",),
     ),
     # ---- build-tools: off the images' path, joined only into test and check; they compile after
     # go-build (AFTER_GO_BUILD), not beside it, so the standard library is compiled once. No mage:
@@ -639,6 +680,7 @@ STAGES: tuple[Stage, ...] = (
         "test", "verify", "go test through gotestsum, as the build user: JUnit XML, JSON and coverage in /reports.",
         parent="go-source",
         steps=(
+            AFTER_GO_DEPS,
             Copy((f"{TOOLS_OUT}/gotestsum",), dest=f"{TOOLS_BIN}/gotestsum", from_stage="gotestsum"),
             Run("go test", RUN_TESTS, caches=GO_CACHES, network=True, secrets=GO_SECRETS, keep_going=True,
                 exit_code_file=f"{REPORTS}/exit-code"),
@@ -650,6 +692,7 @@ STAGES: tuple[Stage, ...] = (
         "check", "verify", "go vet, gofmt and staticcheck, as the build user.",
         parent="go-source",
         steps=(
+            AFTER_GO_DEPS,
             Copy(GO_CHECK_ONLY),
             Copy((f"{TOOLS_OUT}/staticcheck",), dest=f"{TOOLS_BIN}/staticcheck", from_stage="staticcheck"),
             Run("vet, gofmt, staticcheck", CHECKS, caches=GO_CACHES, network=True, secrets=GO_SECRETS),
@@ -754,6 +797,21 @@ def cache_uid(cache: Cache) -> int | None:
     if len(users) > 1:
         raise ValueError(f"cache {cache.key} is mounted by steps of different users: {users}")
     return users.pop() if users else None
+
+
+def check_stage_order(stages: tuple[Stage, ...]) -> None:
+    """Every stage's parent and copy sources come before it: Dockerfile `FROM x` and
+    `COPY --from=x` resolve only stages defined above (a later name is taken for an image)."""
+    seen: set[str] = set()
+    for st in stages:
+        later = [d for d in [st.parent, *(c.from_stage for c in st.steps if isinstance(c, Copy))]
+                 if d and d not in seen]
+        if later:
+            raise ValueError(f"stage {st.name} uses {', '.join(later)}, defined after it (or never); move it up")
+        seen.add(st.name)
+
+
+check_stage_order(STAGES)
 
 
 def dependencies(name: str) -> list[str]:

@@ -237,7 +237,7 @@ class FlamencoPipeline:
         return self._stage(stage, "base")
 
     @function(cache=CACHE_POLICIES["deps"])
-    def deps(self, stage: Annotated[str, Doc("go-deps, go-verify or web-deps")] = "go-deps") -> dagger.Container:
+    def deps(self, stage: Annotated[str, Doc("go-mod, web-deps, go-deps or go-verify")] = "go-deps") -> dagger.Container:
         """Dependencies from go.mod/go.sum or package.json/yarn.lock only."""
         return self._stage(stage, "deps")
 
@@ -395,7 +395,7 @@ class FlamencoPipeline:
             view["source"] = self.source_origin
         return dagger_lane_report(
             timings, settings_view=view, stamp=self._stamp(), go_version=self.go_version,
-            images=images, go_deps_output=facts.get("go-deps"),
+            images=images, go_module_output="\n".join(facts.get(k) or "" for k in ("go-mod", "go-build", "go-deps")),
             base_outputs={k: facts[k] for k in ("go-base", "node-base") if facts.get(k)},
             wall_seconds=wall, extra=extra, tests=tests,
         )

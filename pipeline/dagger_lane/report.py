@@ -46,9 +46,12 @@ async def evaluate(targets: Mapping[str, object]) -> dict:
 
 
 async def read_facts(graph: StageGraph, image_tarballs: Mapping[str, dagger.File]) -> dict:
-    """What the build printed inside (the go-deps step's `go env -json`, tool versions of
-    the base steps) and the sizes of `image_tarballs` (as `size:<kind>`); None for anything unreadable."""
+    """What the build printed inside (go-mod's `go env -json`, the module zips go-build and
+    go-deps fetched, tool versions of the base steps) and the sizes of `image_tarballs`
+    (as `size:<kind>`); None for anything unreadable."""
     reads = {
+        "go-mod": lambda: graph.container("go-mod").stdout(),
+        "go-build": lambda: graph.container("go-build", graph.first_target).stdout(),
         "go-deps": lambda: graph.container("go-deps").stdout(),
         "go-base": lambda: graph.container("go-base").stdout(),
         "node-base": lambda: graph.container("node-base").stdout(),

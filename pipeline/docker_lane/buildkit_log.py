@@ -482,9 +482,9 @@ _HINTS = (  # (pattern on the error lines, stage filter or None, hint; {ca} is f
      "the step hit its time limit: raise --step-timeout, or check the network/proxy it waits for"),
     (re.compile(r"GOPROXY|GOSUMDB|GOPRIVATE|GONOSUMDB|GONOPROXY", re.I), None,
      "a Go module setting was refused: see the line above, or pass --allow-unsafe-go-modules"),
-    (re.compile(r"go mod download failed|reading https?://|dial tcp|proxyconnect|verifying .*: |"
+    (re.compile(r"go mod download failed|fetching Go modules .*failed|reading https?://|dial tcp|proxyconnect|verifying .*: |"
                 r"unrecognized import path|410 Gone|404 Not Found|no such host|connection refused", re.I),
-     ("go-deps", "build-tools"),
+     ("go-mod", "go-deps", "go-build", "build-tools"),
      "Go modules could not be fetched: set --goproxy (GOPROXY) to a proxy you can reach, "
      "or --goprivate/--go-netrc for private modules"),
 )

@@ -29,7 +29,7 @@ def dagger_lane_report(
     stamp=None,
     go_version: str | None = None,
     images: Mapping[str, dict] | None = None,
-    go_deps_output: str | None = None,
+    go_module_output: str | None = None,
     base_outputs: Mapping[str, str] | None = None,
     wall_seconds: float | None = None,
     extra: Mapping | None = None,
@@ -38,7 +38,8 @@ def dagger_lane_report(
     """build-report.json from ``FlamencoPipeline._evaluate`` timings.
 
     ``timings``: ``{"go-deps": {"started", "finished", "ok", "error"?}, "app@linux/amd64": ...}``.
-    ``go_deps_output``: stdout of the go-deps download step (its ``go env -json``);
+    ``go_module_output``: stdout of the Go module steps: go-mod's ``go env -json``, the
+    fetch counts go-build and go-deps print;
     ``base_outputs``: ``{"go-base": stdout, "node-base": stdout}`` for tool versions.
     """
     ends = {name: float(t["finished"]) for name, t in timings.items()}
@@ -76,7 +77,7 @@ def dagger_lane_report(
         path.reverse()
     segments = [{"stage": n, "start": round(start_of[n][0], 3), "end": round(ends[n], 3),
                  "seconds": round(ends[n] - start_of[n][0], 3)} for n in path]
-    go_lines = (go_deps_output or "").splitlines()
+    go_lines = (go_module_output or "").splitlines()
     go_env = go_env_from_output(go_lines)
     tools = configured_tool_versions(settings_view)
     tools |= tool_versions_from_output({k: v.splitlines() for k, v in (base_outputs or {}).items()},

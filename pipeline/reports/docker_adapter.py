@@ -100,7 +100,8 @@ def docker_lane_report(
     chosen: dict[tuple, dict] = {}  # (stage label, step index or title) -> the instance to report
     seen_in: dict[tuple, set[str]] = {}  # ... -> targets whose build had that step
     outputs: dict[str, list[str]] = {}
-    go_env, fetched, go_env_target = None, None, None
+    go_env, go_env_target = None, None
+    fetched_by_stage: dict[str, int] = {}  # each fetch step's count once, though several targets' logs show it
     errors: list[str] = []
     wall_end = 0.0
     parsed = [buildkit_log.parse(item.text) for item in items]
@@ -118,8 +119,10 @@ def docker_lane_report(
             lines = [t for _, t in v.output]
             if lines and v.stage:
                 outputs.setdefault(v.stage, []).extend(lines)
-            if go_env is None and v.stage == "go-deps" and go_env_from_output(lines) is not None:
-                go_env, fetched, go_env_target = go_env_from_output(lines), modules_fetched(lines), item.target
+            if go_env is None and v.stage == "go-mod" and go_env_from_output(lines) is not None:
+                go_env, go_env_target = go_env_from_output(lines), item.target
+            if v.stage and v.stage not in fetched_by_stage and (n := modules_fetched(lines)) is not None:
+                fetched_by_stage[v.stage] = n
             inst = {
                 "stage": label, "kind": kind, "index": v.index, "instruction": v.instruction,
                 "name": step_name(v) if v.is_step else None,
@@ -168,7 +171,7 @@ def docker_lane_report(
             "values": go_env,
             "source": (f"go env -json printed by the go-deps step (build log of target {go_env_target})"
                        if go_env is not None else "not in the build logs (go-deps cached)"),
-            "module_zips_fetched": fetched,
+            "module_zips_fetched": sum(fetched_by_stage.values()) if fetched_by_stage else None,
         },
         "tests": dict(tests) if tests else None,
         "notes": notes,

@@ -41,10 +41,10 @@ def go_env_from_output(lines: Sequence[str]) -> dict | None:
 
 
 def modules_fetched(lines: Sequence[str]) -> int | None:
-    for line in lines:
-        if m := FETCHED_RE.match(line.strip()):
-            return int(m.group(1))
-    return None
+    """Module zips fetched: the sum of the counts the fetch steps print (go-build fetches the
+    binaries' modules, go-deps the rest); None if no step printed one."""
+    counts = [int(m.group(1)) for line in lines if (m := FETCHED_RE.match(line.strip()))]
+    return sum(counts) if counts else None
 
 
 _VERSION_PATTERNS = (  # (tool, stage whose output says it, regex)

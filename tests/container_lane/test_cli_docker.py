@@ -71,7 +71,7 @@ def test_go_compile_error_streams_progress_then_prints_its_own_cause(lane, fixtu
     alive_at_first_step = None  # was the CLI still running when it printed its first step line?
     for line in proc.stderr:
         arrivals.append((time.monotonic(), line.rstrip("\n")))
-        if alive_at_first_step is None and ("] go-base" in line or "] go-deps" in line):
+        if alive_at_first_step is None and ("] go-base" in line or "] go-mod" in line):
             alive_at_first_step = proc.poll() is None
     proc.wait(timeout=900)
     out = proc.stdout.read()
