@@ -365,7 +365,7 @@ GO_FETCH_FOR_BINARIES = fetch_modules(
 # cache with every package it imports, so app compiles only `web` and the manager's main
 # package and links. One command, not two: one step, one `-v` list (on real Flamenco it took
 # 93.9 s against two commands' 114.9 s once, 91.5 s against 91.7 s again: docs/performance.md).
-BUILD_WORKER = GO_LDFLAGS + r"""
+BUILD_BINARIES = GO_LDFLAGS + r"""
 std_packages="$(GOPROXY=off go list -e -deps -f '{{if .Standard}}{{.ImportPath}}{{end}}' ./cmd/flamenco-worker ./cmd/flamenco-manager 2>/dev/null || true)"
 std_pid=""
 if [ -n "${std_packages}" ]; then GOPROXY=off go build ${std_packages} & std_pid=$!; fi
@@ -636,7 +636,7 @@ STAGES: tuple[Stage, ...] = (
     Stage(
         "go-build", "app", "Fetch the binaries' modules; compile flamenco-worker and every package flamenco-manager imports.",
         parent="go-source", platform="target", params=STAMP_PARAMS,
-        steps=(Run("go build worker", BUILD_WORKER, caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
+        steps=(Run("go build binaries", BUILD_BINARIES, caches=GO_CACHES, network=True, secrets=GO_SECRETS),),
         outputs=(f"{OUT}/bin", GO_CACHE_FILLED),
     ),
     # ---- deps, after go-build (AFTER_GO_BUILD; defined after it: a Dockerfile's COPY --from

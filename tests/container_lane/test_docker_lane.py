@@ -402,7 +402,7 @@ def test_direct_mode_fails_fast_on_unreachable_vcs(lane, fixture_copy, default_b
     # go-build's fetch of the binaries' modules or go-deps' of every module, whichever meets it
     assert (
         re.search(r"flamenco-pipeline: fetching Go modules \((go list -deps of the binaries|go mod download)\) failed", emitted)
-        or re.search(rf"flamenco-pipeline: step '(go build worker|go mod download)' took longer than {STEP_TIMEOUT}s", emitted)
+        or re.search(rf"flamenco-pipeline: step '(go build binaries|go mod download)' took longer than {STEP_TIMEOUT}s", emitted)
     ), result.tail()
 
 

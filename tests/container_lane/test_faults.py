@@ -75,7 +75,7 @@ def test_stuck_download_is_stopped_with_a_message_naming_the_step(lane, fixture_
         assert proc.returncode != 0
         assert server.conns, "the go command never reached the stuck proxy"
         # go-build's fetch of the binaries' modules meets the proxy first, or go-deps' if those need no fetch
-        assert re.search(rf"flamenco-pipeline: step '(go build worker|go mod download)' took longer than {HANG_TIMEOUT}s",
+        assert re.search(rf"flamenco-pipeline: step '(go build binaries|go mod download)' took longer than {HANG_TIMEOUT}s",
                          step_output(out)), out[-3000:]
         assert dt < HANG_TIMEOUT + 60
     finally:
