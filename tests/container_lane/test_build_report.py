@@ -60,11 +60,13 @@ def test_build_report_of_the_default_build(lane, default_build, fixture_copy, tm
         if s["kind"] == "stage" and non_from:
             assert s["cached"] == all(st["cached"] for st in non_from), s
     # BuildKit rounds each DONE duration to 0.1 s, so the reconstruction may pass the wall by up
-    # to 0.05 s per step on its critical path (warm builds: a wall of a few seconds, many steps)
-    every = {s["name"]: s for s in data["stages"]}
-    on_path = sum(len(every[n].get("steps", [])) for n in data["critical_path"]["stages"] if n in every)
-    assert data["timing"]["timeline_seconds"] <= data["timing"]["wall_seconds"] + 1.0 + 0.05 * on_path
-    assert data["critical_path"]["stages"] and data["critical_path"]["stages"][-1].startswith("(export ")
+    # to 0.05 s per step on its critical path (warm builds: a wall of a few seconds, many steps).
+    # On the default build's own report: the extra go-mod log above ran after it, not at its start.
+    timing, path = default_report["timing"], default_report["critical_path"]["stages"]
+    every = {s["name"]: s for s in default_report["stages"]}
+    on_path = sum(len(every[n].get("steps", [])) for n in path if n in every)
+    assert timing["timeline_seconds"] <= timing["wall_seconds"] + 1.0 + 0.05 * on_path
+    assert path and path[-1].startswith("(export ")
 
     # cache flags are plausible: a stage that ran makes every stage built FROM it run, in some build
     # of the default build (concurrent builds share work: one runs a step, the others see a cache hit).
