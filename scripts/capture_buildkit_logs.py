@@ -8,8 +8,9 @@ Each run is cold without touching anyone's build cache: `--no-cache`, and a copy
 Dockerfile.dev whose cache-mount ids carry a `cap-<run id>-` prefix (removed from the
 logs afterwards; nothing else changes). go-mod-refused uses the cache (its earlier
 stages are cache hits) and passes GOPROXY=direct as a bare build arg, as a by-hand
-`docker build` would: the settings validation never sees it, the guard in go-mod does. The source is tests/fixtures/flamenco-mini,
-the base images the stand-ins (tests/container_lane/standins.py), the stamp the bench's.
+`docker build` would: the settings validation never sees it, the guard in go-mod does.
+The source is tests/fixtures/flamenco-mini, the base images the stand-ins
+(tests/container_lane/standins.py), the stamp the bench's.
 The logs are redacted with scripts/redact_buildkit_log.py and written beside a .json
 saying how they were made. Needs a running Docker engine; takes a few minutes.
 """

@@ -58,6 +58,12 @@ def _doc(name: str) -> str:
     return setting(name).doc
 
 
+def _tier_doc(tier: str) -> str:
+    """A tier function's `stage` doc: the tier's stages, from the spec ("a, b or c")."""
+    names = [s.name for s in spec.STAGES if s.tier == tier]
+    return ", ".join(names[:-1]) + " or " + names[-1] if len(names) > 1 else names[0]
+
+
 def _default(name: str):
     """An argument's default: the setting's own default (pipeline.core.settings)."""
     return setting(name).default
@@ -232,17 +238,17 @@ class FlamencoPipeline:
 
     # --- the four tiers ---------------------------------------------------------
     @function(cache=CACHE_POLICIES["base"])
-    def base(self, stage: Annotated[str, Doc("go-base, node-base or python-base")] = "go-base") -> dagger.Container:
+    def base(self, stage: Annotated[str, Doc(_tier_doc("base"))] = "go-base") -> dagger.Container:
         """A base image with toolchain settings applied (try `base terminal`)."""
         return self._stage(stage, "base")
 
     @function(cache=CACHE_POLICIES["deps"])
-    def deps(self, stage: Annotated[str, Doc("go-mod, web-deps, go-deps or go-verify")] = "go-deps") -> dagger.Container:
+    def deps(self, stage: Annotated[str, Doc(_tier_doc("deps"))] = "go-deps") -> dagger.Container:
         """Dependencies from go.mod/go.sum or package.json/yarn.lock only."""
         return self._stage(stage, "deps")
 
     @function(cache=CACHE_POLICIES["build_tools"])
-    def build_tools(self, stage: Annotated[str, Doc("gotestsum or staticcheck")] = "gotestsum") -> dagger.Container:
+    def build_tools(self, stage: Annotated[str, Doc(_tier_doc("build-tools"))] = "gotestsum") -> dagger.Container:
         """A tool stage (go-base plus one go install), joined only into test or check."""
         return self._stage(stage, "build-tools")
 
